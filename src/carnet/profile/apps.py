@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ProfileConfig(AppConfig):
+    name = "carnet.profile"
+    label = "profile"

@@ -1,0 +1,245 @@
+"""Carnet settings, read from the environment (see README "Configuration").
+
+`CARNET_MODE` is `dev`, `demo`, `test` or `production`. Production refuses the development secret,
+the test/demo INS OIDs and DEBUG. SQLite is the embedded default; `DATABASE_URL` selects PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import dj_database_url
+import django_stubs_ext
+
+from carnet.env import (
+    ConfigurationError,
+    env_bool,
+    env_choice,
+    env_int,
+    env_list,
+    env_str,
+)
+
+django_stubs_ext.monkeypatch()
+
+BASE_DIR = Path(__file__).resolve().parent
+PROJECT_DIR = BASE_DIR.parent.parent
+VAR_DIR = Path(env_str("CARNET_VAR_DIR", str(PROJECT_DIR / "var")))
+
+CARNET_MODE = env_choice("CARNET_MODE", "dev", {"dev", "demo", "test", "production"})
+PRODUCTION = CARNET_MODE == "production"
+
+_DEV_SECRET = "carnet-development-secret-key-not-for-production-use-0123456789"  # noqa: S105
+SECRET_KEY = env_str("SECRET_KEY", None if PRODUCTION else _DEV_SECRET)
+if PRODUCTION and (SECRET_KEY == _DEV_SECRET or len(SECRET_KEY) < 50):
+    raise ConfigurationError("SECRET_KEY must be a random value of 50 characters or more")
+
+DEBUG = env_bool("DEBUG", default=False)
+if PRODUCTION and DEBUG:
+    raise ConfigurationError("DEBUG cannot be on in production")
+
+ALLOWED_HOSTS = env_list(
+    "ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]", "testserver"]
+)
+if PRODUCTION and not ALLOWED_HOSTS:
+    raise ConfigurationError("ALLOWED_HOSTS must be set in production")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+# Public base URL, used in links sent by e-mail and as the default JWT audience.
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "template_partials",
+    "django_tasks",
+    "django_tasks_db",
+    "mozilla_django_oidc",
+    "carnet.core",
+    "carnet.identity",
+    "carnet.audit",
+    "carnet.access",
+    "carnet.fhir",
+    "carnet.portal",
+    "carnet.pro",
+    "carnet.documents",
+    "carnet.profile",
+    "carnet.messaging",
+    "carnet.notifications",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "carnet.core.middleware.SecurityHeadersMiddleware",
+]
+
+ROOT_URLCONF = "carnet.urls"
+WSGI_APPLICATION = "carnet.wsgi.application"
+ASGI_APPLICATION = "carnet.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "carnet.portal.context.portal_context",
+            ],
+        },
+    }
+]
+
+# Database: SQLite by default (tuned for concurrent readers), PostgreSQL through DATABASE_URL.
+_default_sqlite = VAR_DIR / "carnet.sqlite3"
+DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{_default_sqlite}")
+try:
+    _db = dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 0))
+except ValueError as exc:
+    raise ConfigurationError(f"DATABASE_URL is not a valid database URL: {exc}") from exc
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    _db["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": (
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
+            "PRAGMA busy_timeout=20000;"
+        ),
+    }
+elif _db["ENGINE"] != "django.db.backends.postgresql":
+    raise ConfigurationError("DATABASE_URL must point to SQLite or PostgreSQL")
+DATABASES = {"default": _db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "identity.User"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "carnet.pro.oidc.ProfessionalOIDCBackend",
+]
+LOGIN_URL = "portal:login"
+LOGIN_REDIRECT_URL = "portal:home"
+LOGOUT_REDIRECT_URL = "portal:login"
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# Login hardening: one-time code and lockout thresholds.
+CARNET_OTP_TTL_SECONDS = env_int("CARNET_OTP_TTL_SECONDS", 600)
+CARNET_OTP_MAX_ATTEMPTS = env_int("CARNET_OTP_MAX_ATTEMPTS", 5)
+CARNET_LOGIN_MAX_FAILURES = env_int("CARNET_LOGIN_MAX_FAILURES", 5)
+CARNET_LOGIN_LOCK_SECONDS = env_int("CARNET_LOGIN_LOCK_SECONDS", 15 * 60)
+CARNET_SMS_BACKEND = env_str("CARNET_SMS_BACKEND", "carnet.identity.sms.NoSmsGateway")
+
+# Sessions and cookies: secure by default, relaxed only outside production over plain HTTP.
+_https = env_bool("CARNET_HTTPS", default=PRODUCTION)
+SESSION_COOKIE_SECURE = _https
+CSRF_COOKIE_SECURE = _https
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not from the cookie
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 30 * 60)
+SESSION_SAVE_EVERY_REQUEST = True  # idle timeout rather than absolute
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if _https:
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+LANGUAGE_CODE = "fr"
+LANGUAGES = [("fr", "Français"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "Europe/Paris"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = not PRODUCTION
+
+# E-mail: a real SMTP server (a local sink in demo mode, see `manage.py smtp_sink`).
+EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+EMAIL_HOST = env_str("EMAIL_HOST", "127.0.0.1")
+EMAIL_PORT = env_int("EMAIL_PORT", 1025)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Carnet <ne-pas-repondre@carnet.localhost>")
+
+# INS OIDs accepted for patient identities: test and demo OIDs never in production.
+INS_OID_NIR = "1.2.250.1.213.1.4.8"
+INS_OID_NIA = "1.2.250.1.213.1.4.9"
+INS_OID_TEST = "1.2.250.1.213.1.4.10"
+INS_OID_DEMO = "1.2.250.1.213.1.4.11"
+CARNET_ACCEPT_TEST_INS = env_bool("CARNET_ACCEPT_TEST_INS", default=not PRODUCTION)
+if PRODUCTION and CARNET_ACCEPT_TEST_INS:
+    raise ConfigurationError("CARNET_ACCEPT_TEST_INS cannot be on in production")
+
+# Professional API tokens (IUA/VIHF-like bearer JWT).
+CARNET_JWT_AUDIENCE = env_str("CARNET_JWT_AUDIENCE", SITE_URL + "/fhir/R4")
+CARNET_JWT_MAX_LIFETIME_SECONDS = env_int("CARNET_JWT_MAX_LIFETIME_SECONDS", 15 * 60)
+CARNET_JWT_LEEWAY_SECONDS = env_int("CARNET_JWT_LEEWAY_SECONDS", 30)
+
+# Audit chain key: an HMAC key so that a row cannot be re-hashed without it.
+_audit_key = env_str("CARNET_AUDIT_KEY", "" if PRODUCTION else base64.b64encode(b"dev-audit" * 4).decode())
+if not _audit_key:
+    raise ConfigurationError("CARNET_AUDIT_KEY must be set in production (base64, 32 bytes)")
+CARNET_AUDIT_KEY = base64.b64decode(_audit_key)
+
+# Professional web login through OpenID Connect (Pro Santé Connect style).
+OIDC_RP_CLIENT_ID = env_str("OIDC_RP_CLIENT_ID", "")
+OIDC_RP_CLIENT_SECRET = env_str("OIDC_RP_CLIENT_SECRET", "")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env_str("OIDC_OP_AUTHORIZATION_ENDPOINT", "")
+OIDC_OP_TOKEN_ENDPOINT = env_str("OIDC_OP_TOKEN_ENDPOINT", "")
+OIDC_OP_USER_ENDPOINT = env_str("OIDC_OP_USER_ENDPOINT", "")
+OIDC_OP_JWKS_ENDPOINT = env_str("OIDC_OP_JWKS_ENDPOINT", "")
+OIDC_RP_SIGN_ALGO = env_str("OIDC_RP_SIGN_ALGO", "RS256")
+OIDC_RP_SCOPES = env_str("OIDC_RP_SCOPES", "openid scope_all")
+OIDC_CREATE_USER = False
+CARNET_OIDC_ENABLED = bool(OIDC_RP_CLIENT_ID and OIDC_OP_AUTHORIZATION_ENDPOINT)
+CARNET_DEMO_PRO_LOGIN = CARNET_MODE in {"demo", "dev", "test"}
+
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"django.request": {"level": "ERROR"}},
+}
