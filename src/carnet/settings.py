@@ -86,7 +86,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "carnet.portal.middleware.PortalActorMiddleware",
     "carnet.core.middleware.SecurityHeadersMiddleware",
+    "carnet.fhir.middleware.FhirErrorMiddleware",
 ]
 
 ROOT_URLCONF = "carnet.urls"
@@ -117,6 +119,8 @@ try:
 except ValueError as exc:
     raise ConfigurationError(f"DATABASE_URL is not a valid database URL: {exc}") from exc
 if _db["ENGINE"] == "django.db.backends.sqlite3":
+    if _db["NAME"] != ":memory:":
+        Path(_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     _db["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
@@ -135,6 +139,7 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
     "carnet.pro.oidc.ProfessionalOIDCBackend",
 ]
+CSRF_FAILURE_VIEW = "carnet.core.views.csrf_failure"
 LOGIN_URL = "portal:login"
 LOGIN_REDIRECT_URL = "portal:home"
 LOGOUT_REDIRECT_URL = "portal:login"
@@ -230,6 +235,8 @@ OIDC_OP_JWKS_ENDPOINT = env_str("OIDC_OP_JWKS_ENDPOINT", "")
 OIDC_RP_SIGN_ALGO = env_str("OIDC_RP_SIGN_ALGO", "RS256")
 OIDC_RP_SCOPES = env_str("OIDC_RP_SCOPES", "openid scope_all")
 OIDC_CREATE_USER = False
+CARNET_OIDC_RPPS_CLAIM = env_str("CARNET_OIDC_RPPS_CLAIM", "rpps")
+LOGIN_REDIRECT_URL_FAILURE = "/pro/connexion/"
 CARNET_OIDC_ENABLED = bool(OIDC_RP_CLIENT_ID and OIDC_OP_AUTHORIZATION_ENDPOINT)
 CARNET_DEMO_PRO_LOGIN = CARNET_MODE in {"demo", "dev", "test"}
 

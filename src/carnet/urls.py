@@ -1,3 +1,41 @@
-from django.urls import path
+"""URL map. Every view requires login (LoginRequiredMiddleware) unless marked
+`login_not_required`; every API operation is authenticated unless it says `auth=None`."""
 
-urlpatterns: list = []
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.auth.decorators import login_not_required
+from django.urls import URLPattern, URLResolver, include, path
+
+from carnet.api import api, fhir_api
+
+
+def _api_urls(urls: tuple[Any, str, str]) -> tuple[Any, str, str]:
+    """Ninja authenticates its own operations: exempt its views from the login redirect."""
+    patterns, app_name, namespace = urls
+
+    def exempt(items: list[URLPattern | URLResolver]) -> None:
+        for item in items:
+            if isinstance(item, URLPattern):
+                item.callback = login_not_required(item.callback)
+            else:
+                exempt(item.url_patterns)
+
+    exempt(patterns)
+    return patterns, app_name, namespace
+
+
+urlpatterns = [
+    path("", include("carnet.portal.urls")),
+    path("pro/", include("carnet.pro.urls")),
+    path("fhir/R4/", _api_urls(fhir_api.urls)),  # type: ignore[arg-type]
+    path("api/v1/", _api_urls(api.urls)),  # type: ignore[arg-type]
+    path("gestion/", admin.site.urls),
+]
+
+handler400 = "carnet.core.views.bad_request"
+handler403 = "carnet.core.views.permission_denied"
+handler404 = "carnet.core.views.page_not_found"
+handler500 = "carnet.core.views.server_error"

@@ -1,0 +1,19 @@
+"""Every action the access policy knows, named `<domain>:<resource>:<verb>`, alphabetised."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Action(StrEnum):
+    AUDIT_TRACE_READ = "audit:trace:read"
+    IDENTITY_PATIENT_READ = "identity:patient:read"
+    IDENTITY_PATIENT_SEARCH = "identity:patient:search"
+    IDENTITY_PATIENT_UPDATE = "identity:patient:update"
+
+    @property
+    def is_write(self) -> bool:
+        return self.value.rsplit(":", 1)[1] in WRITE_VERBS
+
+
+WRITE_VERBS = frozenset({"create", "update", "delete", "manage", "publish"})

@@ -1,0 +1,81 @@
+"""THE access decision of Carnet: `decide(actor, action, target) -> Decision`.
+
+Pure: it reads only the facts passed in (no database, no clock, no settings) and **denies by
+default**: every rule is an explicit allow, and falling through the rules is a refusal. The gate
+(`carnet.access.gate`) is its only caller; lists use `scope()`, the same rules expressed as a
+filter description that the gate compiles into a database query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from carnet.access.actions import Action
+from carnet.access.actors import Actor, ActorKind
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What is acted on. `patient_id` is None when the target does not exist (or has no patient)."""
+
+    resource_type: str
+    resource_id: str = ""
+    patient_id: str | None = None
+    facts: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    reason: str
+    code: str
+    mode: str = "normal"
+    # Refusals the actor may be told about (e.g. a blocked professional); others look like 404.
+    reveal: bool = False
+    obligations: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """The rows of a list the actor may see: nothing, or the rows of these patients."""
+
+    patient_ids: frozenset[str] = frozenset()
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.patient_ids
+
+
+def _deny(code: str, reason: str) -> Decision:
+    return Decision(allowed=False, reason=reason, code=code)
+
+
+def decide(actor: Actor, action: Action, target: Target) -> Decision:
+    if target.patient_id is None:
+        return _deny("no-target", "La ressource demandée n'existe pas.")
+    if actor.kind is ActorKind.HOLDER:
+        return _decide_holder(actor, action, target)
+    return _deny("no-rule", "Aucune règle n'autorise cet accès : refus par défaut.")
+
+
+def _decide_holder(actor: Actor, action: Action, target: Target) -> Decision:
+    if target.patient_id in actor.own_patient_ids:
+        return Decision(
+            allowed=True, code="holder-own-space", reason="Le titulaire agit sur son propre espace."
+        )
+    if target.patient_id in actor.represented_patient_ids:
+        return Decision(
+            allowed=True,
+            code="legal-representative",
+            reason="Le représentant légal agit sur l'espace de la personne qu'il représente.",
+        )
+    return _deny("holder-other-space", "Un titulaire n'accède qu'à son propre espace.")
+
+
+def scope(actor: Actor, action: Action) -> Scope:
+    """The same rules as `decide`, as a description of the visible rows (deny = empty scope)."""
+    if actor.kind is ActorKind.HOLDER:
+        return Scope(patient_ids=actor.patient_ids)
+    return Scope()

@@ -1,0 +1,121 @@
+"""The NinjaAPI objects: `/fhir/R4` (FHIR, OperationOutcome errors) and `/api/v1` (JSON).
+
+Authentication is global (bearer JWT of a professional software, or the portal session): an
+operation is public only if it says `auth=None`, and the route-inventory test lists those.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.http import HttpRequest, HttpResponse
+from ninja import NinjaAPI, Router
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from carnet.access.actors import Actor
+from carnet.access.errors import AccessDenied
+from carnet.core.errors import CarnetError, Conflict, InvalidInput, NotFound
+from carnet.fhir.api import router as fhir_base_router
+from carnet.fhir.auth import AuthenticationFailed, PortalSession, ProfessionalBearer
+from carnet.fhir.outcome import outcome_response
+
+logger = logging.getLogger(__name__)
+
+AUTH = [ProfessionalBearer(), PortalSession()]
+
+fhir_api = NinjaAPI(
+    title="Carnet FHIR R4",
+    version="R4",
+    urls_namespace="fhir",
+    auth=AUTH,
+    docs_url=None,
+    openapi_url=None,
+)
+fhir_api.add_router("", fhir_base_router)
+
+
+def _www_authenticate(description: str) -> str:
+    return f'Bearer realm="carnet", error="invalid_token", error_description="{description}"'
+
+
+@fhir_api.exception_handler(AuthenticationFailed)
+def _auth_failed(request: HttpRequest, exc: AuthenticationFailed) -> HttpResponse:
+    return outcome_response(
+        401, "login", f"{exc.code}: {exc.message}", WWW_Authenticate=_www_authenticate(exc.code)
+    )
+
+
+@fhir_api.exception_handler(AuthenticationError)
+def _auth_missing(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return outcome_response(
+        401,
+        "login",
+        "missing-credentials: un jeton Bearer (professionnel) ou une session est requis.",
+        WWW_Authenticate='Bearer realm="carnet"',
+    )
+
+
+@fhir_api.exception_handler(NotFound)
+def _not_found(request: HttpRequest, exc: NotFound) -> HttpResponse:
+    return outcome_response(404, "not-found", exc.message)
+
+
+@fhir_api.exception_handler(AccessDenied)
+def _denied(request: HttpRequest, exc: AccessDenied) -> HttpResponse:
+    return outcome_response(403, "forbidden", exc.message)
+
+
+@fhir_api.exception_handler(InvalidInput)
+def _invalid(request: HttpRequest, exc: InvalidInput) -> HttpResponse:
+    return outcome_response(400, "invalid", exc.message, expression=exc.field)
+
+
+@fhir_api.exception_handler(Conflict)
+def _conflict(request: HttpRequest, exc: Conflict) -> HttpResponse:
+    return outcome_response(409, "conflict", exc.message)
+
+
+@fhir_api.exception_handler(CarnetError)
+def _domain_error(request: HttpRequest, exc: CarnetError) -> HttpResponse:
+    return outcome_response(422, "processing", exc.message)
+
+
+@fhir_api.exception_handler(ValidationError)
+def _validation(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    first = exc.errors[0] if exc.errors else {}
+    location = ".".join(str(part) for part in first.get("loc", []))
+    return outcome_response(
+        400, "invalid", f"Paramètre invalide : {first.get('msg', '')}", expression=location or None
+    )
+
+
+@fhir_api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    return outcome_response(exc.status_code, "processing", str(exc))
+
+
+@fhir_api.exception_handler(Exception)
+def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+    logger.exception("unexpected error on %s", request.path)
+    return outcome_response(500, "exception", "Erreur interne : l'incident a été enregistré.")
+
+
+# --- /api/v1: small JSON API (health, and the no-op authenticated endpoint used by benchmarks) --
+
+api = NinjaAPI(title="Carnet API", version="1", urls_namespace="api", auth=AUTH)
+health_router = Router(tags=["Service"])
+
+
+@health_router.get("/health", auth=None)
+def health(request: HttpRequest) -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@health_router.get("/ping")
+def ping(request: HttpRequest) -> dict[str, str]:
+    """Authenticated no-op: the framework ceiling in `make bench`."""
+    actor: Actor = request.auth  # type: ignore[attr-defined]
+    return {"actor": actor.kind.value}
+
+
+api.add_router("", health_router)

@@ -1,0 +1,50 @@
+"""From a verified professional token to an Actor (the registered issuers are the trust anchor)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from carnet.access.actors import Actor, ActorKind, PurposeOfUse
+from carnet.identity.models import Professional, RegisteredIssuer
+from carnet.identity.services import actor_for_professional
+from carnet.identity.tokens import IssuerKeys, verify_professional_token
+
+
+def _resolve_issuer(issuer: str) -> IssuerKeys | None:
+    row = RegisteredIssuer.objects.filter(issuer=issuer, is_active=True).first()
+    if row is None:
+        return None
+    return IssuerKeys(issuer=row.issuer, jwks=row.jwks)
+
+
+def actor_for_token(token: str, *, audience: str, now: int) -> Actor:
+    """Verify the token (raises TokenRejected) and return the professional actor it describes."""
+    claims = verify_professional_token(
+        token,
+        resolve_issuer=_resolve_issuer,
+        audience=audience,
+        now=now,
+        max_lifetime=settings.CARNET_JWT_MAX_LIFETIME_SECONDS,
+        leeway=settings.CARNET_JWT_LEEWAY_SECONDS,
+    )
+    issuer = RegisteredIssuer.objects.get(issuer=claims.issuer)
+    if issuer.is_insurer:
+        return Actor(
+            kind=ActorKind.SYSTEM, id=f"issuer:{issuer.pk}", label=issuer.name, channel="api"
+        )
+    professional, _created = Professional.objects.get_or_create(
+        rpps=claims.rpps,
+        defaults={
+            "family_name": claims.family_name,
+            "given_name": claims.given_name,
+            "profession_code": claims.profession,
+            "specialty_code": claims.specialty or "",
+            "pharmacist_section": claims.pharmacist_section or "",
+        },
+    )
+    return actor_for_professional(
+        professional,
+        channel="api",
+        purpose=PurposeOfUse(claims.purpose_of_use),
+        emergency_reason=claims.emergency_reason or "",
+    )

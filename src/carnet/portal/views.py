@@ -1,0 +1,105 @@
+"""Portal views: parse, call a service, render. No ORM queries here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth import login, logout
+from django.contrib.auth.decorators import login_not_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from carnet.core.errors import CarnetError
+from carnet.identity import services as identity
+from carnet.portal import session
+from carnet.portal.forms import CodeForm, LoginForm
+from carnet.portal.sections import BY_SLUG
+
+
+@login_not_required
+@require_http_methods(["GET", "POST"])
+def login_view(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("portal:home")
+    form = LoginForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = identity.start_login(form.cleaned_data["identifier"], form.cleaned_data["password"])
+        except CarnetError as exc:
+            form.add_error(None, exc.message)
+        else:
+            request.session.cycle_key()
+            request.session[session.PENDING_LOGIN] = str(user.pk)
+            return redirect("portal:login_code")
+    return render(request, "portal/login.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@login_not_required
+@require_http_methods(["GET", "POST"])
+def login_code_view(request: HttpRequest) -> HttpResponse:
+    user = identity.pending_login_user(request.session.get(session.PENDING_LOGIN))
+    if user is None:
+        return redirect("portal:login")
+    form = CodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            identity.verify_login_code(user, form.cleaned_data["code"])
+        except CarnetError as exc:
+            form.add_error(None, exc.message)
+        else:
+            del request.session[session.PENDING_LOGIN]
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            actor = identity.actor_for_user(user)
+            session.set_spaces(request, [(str(h.pk), str(h)) for h in identity.spaces_of(actor)])
+            return redirect("portal:home")
+    return render(request, "portal/login_code.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@login_not_required
+@require_POST
+def login_code_resend(request: HttpRequest) -> HttpResponse:
+    user = identity.pending_login_user(request.session.get(session.PENDING_LOGIN))
+    if user is None:
+        return redirect("portal:login")
+    identity.send_login_code(user)
+    messages.success(request, _("Un nouveau code vous a été envoyé."))
+    return redirect("portal:login_code")
+
+
+@require_POST
+def logout_view(request: HttpRequest) -> HttpResponse:
+    logout(request)
+    messages.success(request, _("Vous êtes déconnecté."))
+    return redirect("portal:login")
+
+
+def _space(request: HttpRequest) -> Any:
+    space_id = session.current_space(request)
+    if space_id is None:
+        raise Http404
+    return identity.read_patient(request.actor, space_id)  # type: ignore[attr-defined]
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    if not session.spaces(request):
+        return render(request, "portal/no_space.html")
+    context = {"portal_space": _space(request), "actor": request.actor, "notifications": []}  # type: ignore[attr-defined]
+    return render(request, "portal/home.html", context)
+
+
+@require_POST
+def switch_space(request: HttpRequest) -> HttpResponse:
+    wanted = request.POST.get("space", "")
+    if wanted in {space["pk"] for space in session.spaces(request)}:
+        request.session[session.CURRENT_SPACE] = wanted
+    return redirect("portal:home")
+
+
+def section(request: HttpRequest, slug: str) -> HttpResponse:
+    entry = BY_SLUG.get(slug)
+    if entry is None:
+        raise Http404
+    return render(request, "portal/sections/coming_soon.html", {"section": entry, "portal_space": _space(request)})

@@ -1,0 +1,96 @@
+"""Shared fixtures: a real SMTP server on loopback for every test, personas, API clients."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+os.environ.setdefault("CARNET_MODE", "test")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Mailbox:
+    """Messages received by the loopback SMTP server, parsed."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self.lock:
+            self.messages.append(message)  # type: ignore[arg-type]
+        return "250 OK"
+
+    def clear(self) -> None:
+        with self.lock:
+            self.messages.clear()
+
+    def to(self, address: str) -> list[EmailMessage]:
+        with self.lock:
+            return [m for m in self.messages if address in str(m["To"])]
+
+    def body(self, message: EmailMessage) -> str:
+        part = message.get_body(preferencelist=("plain",))
+        assert part is not None
+        return str(part.get_content())
+
+
+@pytest.fixture(scope="session")
+def smtp_server() -> Iterator[tuple[Controller, Mailbox]]:
+    mailbox = Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield controller, mailbox
+    controller.stop()
+
+
+@pytest.fixture(autouse=True)
+def mailbox(smtp_server: tuple[Controller, Mailbox], settings: Any) -> Mailbox:
+    """Every test sends mail to the real loopback SMTP server; this is what it received."""
+    controller, box = smtp_server
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = controller.port
+    box.clear()
+    return box
+
+
+@pytest.fixture
+def personas(db: None) -> Any:
+    from tests import personas as module
+
+    return module.build()
+
+
+@pytest.fixture
+def logged_in_client(client: Any) -> Any:
+    """A Django test client logged in as a given user, with the portal session prepared."""
+
+    def login_as(user: Any) -> Any:
+        from carnet.identity.services import actor_for_user, spaces_of
+        from carnet.portal import session
+
+        client.force_login(user)
+        django_session = client.session
+        django_session[session.SPACES] = [
+            (str(h.pk), str(h)) for h in spaces_of(actor_for_user(user))
+        ]
+        django_session[session.CURRENT_SPACE] = django_session[session.SPACES][0][0]
+        django_session.save()
+        return client
+
+    return login_as
