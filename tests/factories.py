@@ -13,13 +13,14 @@ from carnet.identity.identifiers import luhn_check_digit
 from carnet.identity.ins import OID_NIR_TEST, nir_key
 from carnet.identity.models import Holder, Professional, User
 
-PASSWORD = "correct horse battery staple"  # noqa: S105
+PASSWORD = "correct horse battery staple"
 
 _serial = itertools.count(1)
 
 
 def valid_nir(sex: str = "2", year: int = 80, month: int = 1, department: str = "75") -> str:
-    body = f"{sex}{year:02d}{month:02d}{department}{next(_serial) % 1000:03d}{next(_serial) % 1000:03d}"
+    commune, order = next(_serial) % 1000, next(_serial) % 1000
+    body = f"{sex}{year:02d}{month:02d}{department}{commune:03d}{order:03d}"
     return body + f"{nir_key(body):02d}"
 
 
@@ -29,7 +30,11 @@ def valid_rpps() -> str:
 
 
 def make_holder(
-    *, email: str | None = None, password: str = PASSWORD, birth_date: dt.date | None = None, **extra: Any
+    *,
+    email: str | None = None,
+    password: str = PASSWORD,
+    birth_date: dt.date | None = None,
+    **extra: Any,
 ) -> Holder:
     """A holder with an activated space (login account) unless `email` is empty."""
     serial = next(_serial)
@@ -46,7 +51,9 @@ def make_holder(
         **extra,
     )
     if email != "":
-        services.activate_space(holder, email=email or f"titulaire{serial}@exemple.test", password=password)
+        services.activate_space(
+            holder, email=email or f"titulaire{serial}@exemple.test", password=password
+        )
         holder.refresh_from_db()
     return holder
 

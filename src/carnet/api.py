@@ -38,14 +38,12 @@ def _www_authenticate(description: str) -> str:
     return f'Bearer realm="carnet", error="invalid_token", error_description="{description}"'
 
 
-@fhir_api.exception_handler(AuthenticationFailed)
 def _auth_failed(request: HttpRequest, exc: AuthenticationFailed) -> HttpResponse:
     return outcome_response(
         401, "login", f"{exc.code}: {exc.message}", WWW_Authenticate=_www_authenticate(exc.code)
     )
 
 
-@fhir_api.exception_handler(AuthenticationError)
 def _auth_missing(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
     return outcome_response(
         401,
@@ -55,32 +53,26 @@ def _auth_missing(request: HttpRequest, exc: AuthenticationError) -> HttpRespons
     )
 
 
-@fhir_api.exception_handler(NotFound)
 def _not_found(request: HttpRequest, exc: NotFound) -> HttpResponse:
     return outcome_response(404, "not-found", exc.message)
 
 
-@fhir_api.exception_handler(AccessDenied)
 def _denied(request: HttpRequest, exc: AccessDenied) -> HttpResponse:
     return outcome_response(403, "forbidden", exc.message)
 
 
-@fhir_api.exception_handler(InvalidInput)
 def _invalid(request: HttpRequest, exc: InvalidInput) -> HttpResponse:
     return outcome_response(400, "invalid", exc.message, expression=exc.field)
 
 
-@fhir_api.exception_handler(Conflict)
 def _conflict(request: HttpRequest, exc: Conflict) -> HttpResponse:
     return outcome_response(409, "conflict", exc.message)
 
 
-@fhir_api.exception_handler(CarnetError)
 def _domain_error(request: HttpRequest, exc: CarnetError) -> HttpResponse:
     return outcome_response(422, "processing", exc.message)
 
 
-@fhir_api.exception_handler(ValidationError)
 def _validation(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     first = exc.errors[0] if exc.errors else {}
     location = ".".join(str(part) for part in first.get("loc", []))
@@ -89,15 +81,36 @@ def _validation(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     )
 
 
-@fhir_api.exception_handler(HttpError)
 def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     return outcome_response(exc.status_code, "processing", str(exc))
 
 
-@fhir_api.exception_handler(Exception)
 def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
     logger.exception("unexpected error on %s", request.path)
     return outcome_response(500, "exception", "Erreur interne : l'incident a été enregistré.")
+
+
+_HANDLERS = [
+    (AuthenticationFailed, _auth_failed),
+    (AuthenticationError, _auth_missing),
+    (NotFound, _not_found),
+    (AccessDenied, _denied),
+    (InvalidInput, _invalid),
+    (Conflict, _conflict),
+    (CarnetError, _domain_error),
+    (ValidationError, _validation),
+    (HttpError, _http_error),
+    (Exception, _unexpected),
+]
+
+
+def _install_error_handlers(target: NinjaAPI) -> None:
+    """Every error of every API is an OperationOutcome (the JSON API shares the same shape)."""
+    for exception_class, handler in _HANDLERS:
+        target.add_exception_handler(exception_class, handler)  # type: ignore[arg-type]
+
+
+_install_error_handlers(fhir_api)
 
 
 # --- /api/v1: small JSON API (health, and the no-op authenticated endpoint used by benchmarks) --
@@ -119,3 +132,4 @@ def ping(request: HttpRequest) -> dict[str, str]:
 
 
 api.add_router("", health_router)
+_install_error_handlers(api)

@@ -22,7 +22,9 @@ def env_str(name: str, default: str | None = None) -> str:
             try:
                 return Path(file_path).read_text(encoding="utf-8").strip()
             except OSError as exc:
-                raise ConfigurationError(f"{name}_FILE={file_path!r} cannot be read: {exc}") from exc
+                raise ConfigurationError(
+                    f"{name}_FILE={file_path!r} cannot be read: {exc}"
+                ) from exc
         if default is None:
             raise ConfigurationError(f"{name} must be set")
         return default

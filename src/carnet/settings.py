@@ -220,7 +220,9 @@ CARNET_JWT_MAX_LIFETIME_SECONDS = env_int("CARNET_JWT_MAX_LIFETIME_SECONDS", 15 
 CARNET_JWT_LEEWAY_SECONDS = env_int("CARNET_JWT_LEEWAY_SECONDS", 30)
 
 # Audit chain key: an HMAC key so that a row cannot be re-hashed without it.
-_audit_key = env_str("CARNET_AUDIT_KEY", "" if PRODUCTION else base64.b64encode(b"dev-audit" * 4).decode())
+_audit_key = env_str(
+    "CARNET_AUDIT_KEY", "" if PRODUCTION else base64.b64encode(b"dev-audit" * 4).decode()
+)
 if not _audit_key:
     raise ConfigurationError("CARNET_AUDIT_KEY must be set in production (base64, 32 bytes)")
 CARNET_AUDIT_KEY = base64.b64decode(_audit_key)

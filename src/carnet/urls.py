@@ -30,8 +30,8 @@ def _api_urls(urls: tuple[Any, str, str]) -> tuple[Any, str, str]:
 urlpatterns = [
     path("", include("carnet.portal.urls")),
     path("pro/", include("carnet.pro.urls")),
-    path("fhir/R4/", _api_urls(fhir_api.urls)),  # type: ignore[arg-type]
-    path("api/v1/", _api_urls(api.urls)),  # type: ignore[arg-type]
+    path("fhir/R4/", _api_urls(fhir_api.urls)),
+    path("api/v1/", _api_urls(api.urls)),
     path("gestion/", admin.site.urls),
 ]
 

@@ -23,7 +23,11 @@ def test_allowed_read_is_recorded(personas):
     grant = gate.authorize(actor, Action.IDENTITY_PATIENT_READ, _target(personas.patient))
     assert grant.decision.allowed
     row = AuditEvent.objects.filter(patient_id=personas.patient.pk).latest("seq")
-    assert (row.action, row.outcome, row.actor_id) == ("identity:patient:read", "allowed", str(personas.patient.user.pk))
+    assert (row.action, row.outcome, row.actor_id) == (
+        "identity:patient:read",
+        "allowed",
+        str(personas.patient.user.pk),
+    )
 
 
 def test_refusal_is_recorded_and_looks_like_not_found(personas):
@@ -56,31 +60,47 @@ def test_change_records_inside_the_write_transaction(personas):
 def test_a_failed_change_leaves_neither_the_change_nor_its_event(personas):
     actor = actor_for_user(personas.patient.user)
     before = AuditEvent.objects.count()
-    with pytest.raises(RuntimeError), gate.change(actor, Action.IDENTITY_PATIENT_UPDATE, _target(personas.patient)):
-        Holder.objects.filter(pk=personas.patient.pk).update(contact_phone="0611111111")
-        raise RuntimeError("disk full")
+
+    def failing_write():
+        with gate.change(actor, Action.IDENTITY_PATIENT_UPDATE, _target(personas.patient)):
+            Holder.objects.filter(pk=personas.patient.pk).update(contact_phone="0611111111")
+            raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        failing_write()
     assert AuditEvent.objects.count() == before
     assert Holder.objects.get(pk=personas.patient.pk).contact_phone == ""
 
 
 def test_a_refused_change_is_recorded_and_changes_nothing(personas):
     actor = actor_for_user(personas.patient.user)
-    with pytest.raises(NotFound), gate.change(actor, Action.IDENTITY_PATIENT_UPDATE, _target(personas.other_patient)):
+    with (
+        pytest.raises(NotFound),
+        gate.change(actor, Action.IDENTITY_PATIENT_UPDATE, _target(personas.other_patient)),
+    ):
         pytest.fail("the body of a refused change must not run")
-    assert AuditEvent.objects.filter(patient_id=personas.other_patient.pk, outcome="denied").exists()
+    assert AuditEvent.objects.filter(
+        patient_id=personas.other_patient.pk, outcome="denied"
+    ).exists()
 
 
 def test_visible_filters_to_the_actor_spaces_and_records_the_search(personas):
     actor = actor_for_user(personas.parent)
-    rows = gate.visible(actor, Action.IDENTITY_PATIENT_SEARCH, Holder.objects.all(), patient_field="id")
+    rows = gate.visible(
+        actor, Action.IDENTITY_PATIENT_SEARCH, Holder.objects.all(), patient_field="id"
+    )
     assert set(rows) == {personas.minor, Holder.objects.get(user=personas.parent)}
-    assert AuditEvent.objects.filter(action="identity:patient:search", actor_id=str(personas.parent.pk)).exists()
+    assert AuditEvent.objects.filter(
+        action="identity:patient:search", actor_id=str(personas.parent.pk)
+    ).exists()
 
 
 def test_visible_gives_nothing_to_an_actor_without_rule(personas):
     from carnet.identity.services import actor_for_professional
 
     actor = actor_for_professional(personas.doctor, channel="api")
-    rows = gate.visible(actor, Action.IDENTITY_PATIENT_SEARCH, Holder.objects.all(), patient_field="id")
+    rows = gate.visible(
+        actor, Action.IDENTITY_PATIENT_SEARCH, Holder.objects.all(), patient_field="id"
+    )
     assert list(rows) == []
     assert AuditEvent.objects.filter(action="identity:patient:search", outcome="denied").exists()

@@ -8,7 +8,10 @@ from carnet.access.policy import Target, decide, scope
 
 HOLDER = Actor(kind=ActorKind.HOLDER, id="u1", own_patient_ids=frozenset({"p1"}))
 PARENT = Actor(
-    kind=ActorKind.HOLDER, id="u2", own_patient_ids=frozenset({"p2"}), represented_patient_ids=frozenset({"p3"})
+    kind=ActorKind.HOLDER,
+    id="u2",
+    own_patient_ids=frozenset({"p2"}),
+    represented_patient_ids=frozenset({"p3"}),
 )
 PRO = Actor(kind=ActorKind.PROFESSIONAL, id="pro", profession="10", rpps="10000000015")
 SYSTEM = Actor(kind=ActorKind.SYSTEM, id="insurer")

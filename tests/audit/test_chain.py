@@ -43,13 +43,18 @@ def _without_triggers(sql, params=()):
 
 def test_each_patient_has_its_own_numbered_chain():
     first, second = _fill()
-    assert list(AuditEvent.objects.filter(chain=str(first)).values_list("seq", flat=True)) == [1, 2, 3]
+    assert list(AuditEvent.objects.filter(chain=str(first)).values_list("seq", flat=True)) == [
+        1,
+        2,
+        3,
+    ]
     assert AuditEvent.objects.get(chain=str(second)).seq == 1
     # each new patient chain is announced in the global chain
     opened = AuditEvent.objects.filter(chain=GLOBAL_CHAIN, action="audit:chain:open")
     assert set(opened.values_list("resource_id", flat=True)) == {str(first), str(second)}
     rows = list(AuditEvent.objects.filter(chain=str(first)).order_by("seq"))
-    assert rows[1].prev_hash == rows[0].hash and rows[2].prev_hash == rows[1].hash
+    assert rows[1].prev_hash == rows[0].hash
+    assert rows[2].prev_hash == rows[1].hash
 
 
 def test_verify_passes_on_a_clean_trail(capsys):
@@ -70,7 +75,10 @@ def test_the_database_refuses_updates_and_deletes():
 
 def test_an_altered_row_is_detected():
     first, _ = _fill()
-    _without_triggers("UPDATE audit_auditevent SET actor_id = 'someone-else' WHERE chain = %s AND seq = 2", [str(first)])
+    _without_triggers(
+        "UPDATE audit_auditevent SET actor_id = 'someone-else' WHERE chain = %s AND seq = 2",
+        [str(first)],
+    )
     problems = services.verify()
     assert [(p.chain, p.seq) for p in problems] == [(str(first), 2)]
     assert "altered" in problems[0].problem

@@ -37,7 +37,7 @@ def test_sample_values_with_wrong_keys_from_the_guides_are_refused(value):
 
 
 def test_length_is_checked():
-    with pytest.raises(InvalidIns, match="15 caractères .* il en comporte 14"):
+    with pytest.raises(InvalidIns, match=r"15 caractères .* il en comporte 14"):
         validate_matricule("27903512151898")
 
 
@@ -71,7 +71,10 @@ def test_nia_is_an_ins_with_its_own_oid():
 
 
 def test_nir_oid_accepts_urn_prefix():
-    assert parse_ins("279035121518989", f"urn:oid:{OID_NIR}", accept_fictitious=False).kind is InsKind.NIR
+    assert (
+        parse_ins("279035121518989", f"urn:oid:{OID_NIR}", accept_fictitious=False).kind
+        is InsKind.NIR
+    )
 
 
 @pytest.mark.parametrize("oid", [OID_NIR_TEST, OID_NIR_DEMO])

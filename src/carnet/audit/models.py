@@ -1,8 +1,9 @@
 """The audit trail: append-only, hash-chained per patient.
 
-Rows are never updated or deleted by code; the admin is read-only, and database triggers refuse
-UPDATE, DELETE (and TRUNCATE on PostgreSQL). Each row carries an HMAC of its content and of the
-previous row's HMAC in the same chain, so `manage.py audit_verify` detects an altered or removed row.
+Rows are never updated or deleted by code; the admin is read-only, and database triggers
+refuse UPDATE, DELETE (and TRUNCATE on PostgreSQL). Each row carries an HMAC of its content
+and of the previous row's HMAC in the same chain, so `manage.py audit_verify` detects an
+altered or removed row.
 """
 
 from __future__ import annotations
@@ -56,3 +57,6 @@ class ChainHead(models.Model):
     chain = models.CharField(max_length=40, primary_key=True)
     seq = models.PositiveBigIntegerField()
     hash = models.CharField(max_length=64)
+
+    def __str__(self) -> str:
+        return f"{self.chain}#{self.seq}"

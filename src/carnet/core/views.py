@@ -1,4 +1,4 @@
-"""Error pages in French (the FHIR API answers with OperationOutcome instead, see fhir.middleware)."""
+"""Error pages in French (the FHIR API answers with OperationOutcome, see fhir.middleware)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,10 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     return render(
         request,
         "errors/403.html",
-        {"exception": "La session a expiré ou le formulaire n'est plus valide : rechargez la page."},
+        {
+            "exception": (
+                "La session a expiré ou le formulaire n'est plus valide : rechargez la page."
+            )
+        },
         status=403,
     )

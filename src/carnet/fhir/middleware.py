@@ -15,7 +15,10 @@ _MESSAGES = {
     403: ("security", "Accès refusé."),
     404: ("not-found", "Ressource ou opération inconnue."),
     405: ("not-supported", "Méthode HTTP non prise en charge pour cette ressource."),
-    406: ("not-supported", "Format de réponse non pris en charge : utilisez application/fhir+json."),
+    406: (
+        "not-supported",
+        "Format de réponse non pris en charge : utilisez application/fhir+json.",
+    ),
     413: ("too-costly", "Requête trop volumineuse."),
     415: ("not-supported", "Type de contenu non pris en charge : utilisez application/fhir+json."),
 }

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fhir.resources.R4B.patient import Patient
 
 from carnet.identity.ins import OID_KINDS
-from carnet.identity.models import Holder
+
+if TYPE_CHECKING:
+    from carnet.identity.models import Holder
 
 FR_CORE_IDENTIFIER_TYPE = "https://hl7.fr/ig/fhir/core/CodeSystem/fr-core-cs-v2-0203"
 FR_CORE_BIRTH_PLACE = "http://hl7.org/fhir/StructureDefinition/patient-birthPlace"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from django.conf import settings
 
 from carnet.access.actors import Actor, ActorKind, PurposeOfUse
@@ -42,9 +44,15 @@ def actor_for_token(token: str, *, audience: str, now: int) -> Actor:
             "pharmacist_section": claims.pharmacist_section or "",
         },
     )
-    return actor_for_professional(
+    actor = actor_for_professional(
         professional,
         channel="api",
-        purpose=PurposeOfUse(claims.purpose_of_use),
+        purpose=PurposeOfUse(claims.purpose_of_use.value),
         emergency_reason=claims.emergency_reason or "",
+    )
+    # The organisation acted for in this session is the token's, not the directory's.
+    return replace(
+        actor,
+        organisation=claims.organisation.value,
+        organisation_name=claims.organisation_name or actor.organisation_name,
     )

@@ -40,7 +40,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     failed_logins = models.PositiveIntegerField(default=0)
     locked_until = models.DateTimeField(null=True, blank=True)
 
-    objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
+    objects: ClassVar[UserManager] = UserManager()
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
@@ -143,6 +143,9 @@ class LegalRepresentation(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"{self.representative} → {self.patient}"
+
 
 class Organisation(models.Model):
     """A health organisation identified by FINESS (or another IDNST identifier)."""
@@ -165,7 +168,7 @@ class Professional(models.Model):
     given_name = models.CharField(_("prénom"), max_length=100)
     profession_code = models.CharField(_("profession (G15)"), max_length=4)
     specialty_code = models.CharField(_("spécialité"), max_length=40, blank=True)
-    pharmacist_section = models.CharField(_("section de l'Ordre"), max_length=2, blank=True)
+    pharmacist_section = models.CharField(_("section de l'Ordre"), max_length=4, blank=True)
     organisation = models.ForeignKey(
         Organisation, null=True, blank=True, on_delete=models.SET_NULL, related_name="members"
     )
@@ -210,3 +213,6 @@ class OneTimeCode(models.Model):
     expires_at = models.DateTimeField()
     attempts = models.PositiveIntegerField(default=0)
     used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"code {self.channel} {self.created_at:%Y-%m-%d %H:%M}"

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from carnet.access import gate
@@ -105,7 +106,8 @@ def _check_traits(traits: BirthTraits) -> None:
     if len(code) != 5 or not (code.isdigit() or (code[:2] in {"2A", "2B"} and code[2:].isdigit())):
         raise InvalidInput(
             _(
-                "Le lieu de naissance doit être un code INSEE à 5 caractères (ex. 75056, 2A004, 99134)."
+                "Le lieu de naissance doit être un code INSEE à 5 caractères "
+                "(ex. 75056, 2A004, 99134)."
             ),
             field="birth_place_code",
         )
@@ -370,6 +372,12 @@ def user_for_professional_login(*, rpps: str, subject: str) -> User | None:
         professional.oidc_subject = subject
     professional.save(update_fields=["user", "oidc_subject"])
     return professional.user
+
+
+def professional_login_accounts(*, rpps: str, subject: str) -> QuerySet[User]:
+    """The account matching an OpenID Connect login, as the queryset mozilla-django-oidc wants."""
+    user = user_for_professional_login(rpps=rpps, subject=subject)
+    return User.objects.filter(pk=user.pk) if user else User.objects.none()
 
 
 def demo_professionals() -> list[Professional]:

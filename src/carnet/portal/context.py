@@ -31,7 +31,9 @@ def portal_context(request: HttpRequest) -> dict[str, Any]:
     home = reverse("portal:home")
     nav = [{"url": home, "label": _("Accueil"), "current": request.path == home}]
     for section in SECTIONS:
-        url = reverse(section.url_name or "portal:section", args=[] if section.url_name else [section.slug])
+        url = reverse(
+            section.url_name or "portal:section", args=[] if section.url_name else [section.slug]
+        )
         nav.append({"url": url, "label": section.label, "current": request.path.startswith(url)})
     context["portal_nav"] = nav
     context["portal_spaces"] = [SpaceChoice(s["pk"], s["label"]) for s in session.spaces(request)]

@@ -25,4 +25,4 @@ def _actor(request: HttpRequest) -> Actor:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return ANONYMOUS
-    return actor_for_user(user)  # type: ignore[arg-type]
+    return actor_for_user(user)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.utils.translation import gettext_lazy as _
 from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 
 @dataclass(frozen=True)
@@ -17,14 +17,40 @@ class Section:
 
 
 SECTIONS = (
-    Section("documents", _("Documents"), _("Vos documents de santé déposés par vous, vos professionnels et l'Assurance Maladie.")),
-    Section("profil", _("Profil médical"), _("Vos maladies, traitements, allergies, vaccinations, mesures de santé…")),
-    Section("messagerie", _("Messagerie"), _("Les messages sécurisés de vos professionnels de santé.")),
+    Section(
+        "documents",
+        _("Documents"),
+        _("Vos documents de santé déposés par vous, vos professionnels et l'Assurance Maladie."),
+    ),
+    Section(
+        "profil",
+        _("Profil médical"),
+        _("Vos maladies, traitements, allergies, vaccinations, mesures de santé…"),
+    ),
+    Section(
+        "messagerie", _("Messagerie"), _("Les messages sécurisés de vos professionnels de santé.")
+    ),
     Section("agenda", _("Agenda"), _("Vos rendez-vous, tâches et rappels de prévention.")),
-    Section("catalogue", _("Catalogue de services"), _("Les applications de santé référencées que vous pouvez autoriser.")),
-    Section("partage", _("Partage"), _("Les professionnels autorisés, bloqués, et les codes d'accès temporaires.")),
-    Section("historique", _("Historique des accès"), _("Qui a consulté ou modifié votre espace, et quand.")),
-    Section("parametres", _("Paramètres"), _("Vos préférences de notification et de confidentialité, l'accès en urgence.")),
+    Section(
+        "catalogue",
+        _("Catalogue de services"),
+        _("Les applications de santé référencées que vous pouvez autoriser."),
+    ),
+    Section(
+        "partage",
+        _("Partage"),
+        _("Les professionnels autorisés, bloqués, et les codes d'accès temporaires."),
+    ),
+    Section(
+        "historique",
+        _("Historique des accès"),
+        _("Qui a consulté ou modifié votre espace, et quand."),
+    ),
+    Section(
+        "parametres",
+        _("Paramètres"),
+        _("Vos préférences de notification et de confidentialité, l'accès en urgence."),
+    ),
 )
 
 BY_SLUG = {section.slug: section for section in SECTIONS}

@@ -27,7 +27,9 @@ def login_view(request: HttpRequest) -> HttpResponse:
     form = LoginForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            user = identity.start_login(form.cleaned_data["identifier"], form.cleaned_data["password"])
+            user = identity.start_login(
+                form.cleaned_data["identifier"], form.cleaned_data["password"]
+            )
         except CarnetError as exc:
             form.add_error(None, exc.message)
         else:
@@ -55,7 +57,9 @@ def login_code_view(request: HttpRequest) -> HttpResponse:
             actor = identity.actor_for_user(user)
             session.set_spaces(request, [(str(h.pk), str(h)) for h in identity.spaces_of(actor)])
             return redirect("portal:home")
-    return render(request, "portal/login_code.html", {"form": form}, status=400 if form.errors else 200)
+    return render(
+        request, "portal/login_code.html", {"form": form}, status=400 if form.errors else 200
+    )
 
 
 @login_not_required
@@ -102,4 +106,8 @@ def section(request: HttpRequest, slug: str) -> HttpResponse:
     entry = BY_SLUG.get(slug)
     if entry is None:
         raise Http404
-    return render(request, "portal/sections/coming_soon.html", {"section": entry, "portal_space": _space(request)})
+    return render(
+        request,
+        "portal/sections/coming_soon.html",
+        {"section": entry, "portal_space": _space(request)},
+    )

@@ -10,7 +10,6 @@ from django.conf import settings
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
 from carnet.identity import services as identity
-from carnet.identity.models import User
 
 
 class ProfessionalOIDCBackend(OIDCAuthenticationBackend):  # type: ignore[misc]
@@ -18,10 +17,9 @@ class ProfessionalOIDCBackend(OIDCAuthenticationBackend):  # type: ignore[misc]
         return bool(rpps_from_claims(claims))
 
     def filter_users_by_claims(self, claims: dict[str, Any]) -> Any:
-        user = identity.user_for_professional_login(
+        return identity.professional_login_accounts(
             rpps=rpps_from_claims(claims), subject=str(claims.get("sub", ""))
         )
-        return User.objects.filter(pk=user.pk) if user else User.objects.none()
 
 
 def rpps_from_claims(claims: dict[str, Any]) -> str:

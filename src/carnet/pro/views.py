@@ -18,7 +18,9 @@ def login_view(request: HttpRequest) -> HttpResponse:
     context = {
         "oidc_enabled": settings.CARNET_OIDC_ENABLED,
         "demo_enabled": settings.CARNET_DEMO_PRO_LOGIN,
-        "demo_professionals": identity.demo_professionals() if settings.CARNET_DEMO_PRO_LOGIN else [],
+        "demo_professionals": identity.demo_professionals()
+        if settings.CARNET_DEMO_PRO_LOGIN
+        else [],
     }
     return render(request, "pro/login.html", context)
 
