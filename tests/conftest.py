@@ -95,3 +95,28 @@ def logged_in_client(client: Any) -> Any:
         return client
 
     return login_as
+
+
+@pytest.fixture(autouse=True)
+def _audit_guard_restored(request: pytest.FixtureRequest, django_db_blocker: Any) -> Iterator[None]:
+    """Set up first, torn down last: after a transactional test's flush, reinstall the
+    append-only triggers that `transactional_db` removed so the flush could empty the table."""
+    yield
+    if "transactional_db" in request.fixturenames or "live_server" in request.fixturenames:
+        from django.db import connection
+
+        from carnet.audit import triggers
+
+        with django_db_blocker.unblock():
+            triggers.install(connection)
+
+
+@pytest.fixture
+def transactional_db(transactional_db: None, django_db_blocker: Any) -> Iterator[None]:
+    yield
+    from django.db import connection
+
+    from carnet.audit import triggers
+
+    with django_db_blocker.unblock():
+        triggers.remove(connection)
