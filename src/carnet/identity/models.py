@@ -114,7 +114,7 @@ class Holder(models.Model):
 
     @property
     def first_given_name(self) -> str:
-        return self.used_given_name or self.birth_given_names.split(" ")[0]
+        return self.used_given_name or self.birth_given_names.split(" ")[0].title()
 
     @property
     def display_family_name(self) -> str:
