@@ -17,12 +17,44 @@ from carnet.access.actors import Actor, ActorKind
 
 
 @dataclass(frozen=True, slots=True)
+class Relation:
+    """Facts about one professional and one patient's space, loaded by `access.facts` (I/O there,
+    never here). Absent relation = no right at all."""
+
+    space_open: bool = True  # not opposed, not closed
+    blocked: bool = False  # the holder blocked this professional
+    medecin_traitant: bool = False
+    extended_rights: bool = False  # the holder gave the médecin traitant's reach (masked docs)
+    care_team: bool = False  # authorised by the holder, or declared consent, still valid
+    care_team_basis: str = ""  # "medecin_traitant" | "autorise" | "consentement_declare" | "code"
+    break_glass_opposed: bool = False  # the holder opposed "bris de glace" beforehand
+    centre_15_opposed: bool = False  # the holder opposed SAMU regulation access beforehand
+    first_access: bool = False  # no earlier allowed access by this professional
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentFacts:
+    """What the policy needs to know about one document (see documents.models.DocumentEntry)."""
+
+    type_code: str
+    class_code: str
+    masked: bool = False  # MASQUE_PS, set by the holder
+    invisible_to_patient: bool = False  # INVISIBLE_PATIENT (until a date or a release)
+    invisible_to_representatives: bool = False  # INVISIBLE_REPRESENTANTS_LEGAUX
+    author_professional_id: str = ""
+    author_organisation: str = ""  # IDNST of the author's organisation
+    deposited_by_holder: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Target:
     """What is acted on. `patient_id` is None when the target does not exist (or has no patient)."""
 
     resource_type: str
     resource_id: str = ""
     patient_id: str | None = None
+    relation: Relation | None = None
+    document: DocumentFacts | None = None
     facts: Mapping[str, Any] = field(default_factory=dict)
 
 

@@ -1,13 +1,11 @@
-"""Portal views: parse, call a service, render. No ORM queries here."""
+"""Login with one-time code, logout, switching between the spaces one holds or represents."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_not_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
@@ -16,7 +14,6 @@ from carnet.core.errors import CarnetError
 from carnet.identity import services as identity
 from carnet.portal import session
 from carnet.portal.forms import CodeForm, LoginForm
-from carnet.portal.sections import BY_SLUG
 
 
 @login_not_required
@@ -80,34 +77,9 @@ def logout_view(request: HttpRequest) -> HttpResponse:
     return redirect("portal:login")
 
 
-def _space(request: HttpRequest) -> Any:
-    space_id = session.current_space(request)
-    if space_id is None:
-        raise Http404
-    return identity.read_patient(request.actor, space_id)  # type: ignore[attr-defined]
-
-
-def home(request: HttpRequest) -> HttpResponse:
-    if not session.spaces(request):
-        return render(request, "portal/no_space.html")
-    context = {"portal_space": _space(request), "actor": request.actor, "notifications": []}  # type: ignore[attr-defined]
-    return render(request, "portal/home.html", context)
-
-
 @require_POST
 def switch_space(request: HttpRequest) -> HttpResponse:
     wanted = request.POST.get("space", "")
     if wanted in {space["pk"] for space in session.spaces(request)}:
         request.session[session.CURRENT_SPACE] = wanted
     return redirect("portal:home")
-
-
-def section(request: HttpRequest, slug: str) -> HttpResponse:
-    entry = BY_SLUG.get(slug)
-    if entry is None:
-        raise Http404
-    return render(
-        request,
-        "portal/sections/coming_soon.html",
-        {"section": entry, "portal_space": _space(request)},
-    )

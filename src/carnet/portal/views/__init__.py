@@ -1,0 +1,1 @@
+"""Portal views, one module per area (account, home, and one per section as they arrive)."""
