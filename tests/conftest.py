@@ -120,3 +120,11 @@ def transactional_db(transactional_db: None, django_db_blocker: Any) -> Iterator
 
     with django_db_blocker.unblock():
         triggers.remove(connection)
+
+
+@pytest.fixture(autouse=True)
+def content_store(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Each test stores document content in its own directory (filesystem back end)."""
+    root = tmp_path_factory.mktemp("content")
+    settings.CARNET_CONTENT_STORE_URL = f"file://{root}"
+    return root

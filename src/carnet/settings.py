@@ -214,6 +214,19 @@ CARNET_ACCEPT_TEST_INS = env_bool("CARNET_ACCEPT_TEST_INS", default=not PRODUCTI
 if PRODUCTION and CARNET_ACCEPT_TEST_INS:
     raise ConfigurationError("CARNET_ACCEPT_TEST_INS cannot be on in production")
 
+# Document content: encrypted at rest with a per-patient key wrapped by these KEKs
+# ("id:base64-32-bytes,..."; the first, or CARNET_CONTENT_KEK_ID, wraps new keys).
+_dev_kek = "dev:" + base64.b64encode(b"carnet-development-kek-0123456789"[:32]).decode()
+CARNET_CONTENT_KEKS = env_str("CARNET_CONTENT_KEKS", "" if PRODUCTION else _dev_kek)
+if not CARNET_CONTENT_KEKS:
+    raise ConfigurationError("CARNET_CONTENT_KEKS must be set in production")
+CARNET_CONTENT_KEK_ID = env_str("CARNET_CONTENT_KEK_ID", "")
+# file:///abs/path (default: VAR_DIR/documents) or s3://bucket/prefix?endpoint=...&region=...
+CARNET_CONTENT_STORE_URL = env_str("CARNET_CONTENT_STORE_URL", "")
+CARNET_MAX_DOCUMENT_BYTES = env_int("CARNET_MAX_DOCUMENT_BYTES", 20 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 40 * 1024 * 1024)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+
 # Professional API tokens (IUA/VIHF-like bearer JWT).
 CARNET_JWT_AUDIENCE = env_str("CARNET_JWT_AUDIENCE", SITE_URL + "/fhir/R4")
 CARNET_JWT_MAX_LIFETIME_SECONDS = env_int("CARNET_JWT_MAX_LIFETIME_SECONDS", 15 * 60)

@@ -135,3 +135,26 @@ def _record(
             details={"decision": decision.code, **(details or {})},
         )
     )
+
+
+def precheck(actor: Actor, action: Action, target: Target) -> Grant:
+    """Decide a write before its transaction opens (e.g. before storing content): a refusal is
+    recorded and raised now; an allowed grant must then be recorded with `commit_grant` inside
+    the write's transaction, next to the change."""
+    decision = policy.decide(actor, action, target)
+    if not decision.allowed:
+        _record(actor, action, target, decision)
+        _raise_if_denied(decision)
+    return Grant(actor, action, target, decision, resource_id=target.resource_id)
+
+
+def commit_grant(grant: Grant, *, details: Mapping[str, Any] | None = None) -> None:
+    """Record a pre-checked write in the current transaction (call it inside `atomic()`)."""
+    _record(
+        grant.actor,
+        grant.action,
+        grant.target,
+        grant.decision,
+        grant.resource_id,
+        {**grant.details, **(details or {})},
+    )
