@@ -131,7 +131,9 @@ class DocumentEntry(PatientOwned):
             models.UniqueConstraint(fields=["patient", "unique_id"], name="document_unique_id"),
         ]
         indexes = [
-            models.Index(fields=["patient", "status", "-created_at_source"], name="doc_patient_list"),
+            models.Index(
+                fields=["patient", "status", "-created_at_source"], name="doc_patient_list"
+            ),
             models.Index(fields=["patient", "sha256", "type_code"], name="doc_patient_content"),
         ]
 
