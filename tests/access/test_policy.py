@@ -42,11 +42,37 @@ def test_representative_acts_on_the_represented_space():
 
 
 @pytest.mark.parametrize("actor", [PRO, SYSTEM, ANONYMOUS])
-@pytest.mark.parametrize("action", list(Action))
+@pytest.mark.parametrize("action", [a for a in Action if a is not Action.DOCUMENTS_DOCUMENT_CREATE])
 def test_other_actors_are_denied_by_default(actor, action):
     decision = decide(actor, action, target("p1"))
     assert not decision.allowed
     assert decision.code == "no-rule"
+
+
+def test_a_professional_may_deposit_but_not_read_what_others_wrote():
+    from carnet.access.policy import DocumentFacts, Relation
+
+    assert decide(PRO, Action.DOCUMENTS_DOCUMENT_CREATE, target("p1")).allowed
+    theirs = Target(
+        "DocumentReference",
+        "d1",
+        patient_id="p1",
+        document=DocumentFacts("11488-4", "10", author_professional_id="other"),
+    )
+    mine = Target(
+        "DocumentReference",
+        "d2",
+        patient_id="p1",
+        document=DocumentFacts("11488-4", "10", author_professional_id="pro"),
+    )
+    assert not decide(PRO, Action.DOCUMENTS_DOCUMENT_READ, theirs).allowed
+    assert decide(PRO, Action.DOCUMENTS_DOCUMENT_READ, mine).allowed
+    closed = Target("DocumentReference", patient_id="p1", relation=Relation(space_open=False))
+    assert not decide(PRO, Action.DOCUMENTS_DOCUMENT_CREATE, closed).allowed
+    blocked = Target("DocumentReference", patient_id="p1", relation=Relation(blocked=True))
+    refusal = decide(PRO, Action.DOCUMENTS_DOCUMENT_CREATE, blocked)
+    assert not refusal.allowed
+    assert refusal.reveal
 
 
 def test_missing_target_is_denied_even_for_a_holder():

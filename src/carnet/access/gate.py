@@ -76,6 +76,8 @@ def visible(
     allowed = policy.scope(actor, action)
     if allowed.is_empty:
         filtered = queryset.none()
+    elif allowed.authored_by:
+        filtered = queryset.filter(author_professional_id=allowed.authored_by)
     else:
         filtered = queryset.filter(**{f"{patient_field}__in": sorted(allowed.patient_ids)})
     target = Target(

@@ -74,10 +74,11 @@ class Scope:
     """The rows of a list the actor may see: nothing, or the rows of these patients."""
 
     patient_ids: frozenset[str] = frozenset()
+    authored_by: str = ""  # or: the documents this professional authored, in any space
 
     @property
     def is_empty(self) -> bool:
-        return not self.patient_ids
+        return not self.patient_ids and not self.authored_by
 
 
 def _deny(code: str, reason: str) -> Decision:
@@ -89,7 +90,44 @@ def decide(actor: Actor, action: Action, target: Target) -> Decision:
         return _deny("no-target", "La ressource demandée n'existe pas.")
     if actor.kind is ActorKind.HOLDER:
         return _decide_holder(actor, action, target)
+    if actor.kind is ActorKind.PROFESSIONAL:
+        return _decide_professional(actor, action, target)
     return _deny("no-rule", "Aucune règle n'autorise cet accès : refus par défaut.")
+
+
+def _decide_professional(actor: Actor, action: Action, target: Target) -> Decision:
+    relation = target.relation or Relation()
+    if not relation.space_open:
+        return _deny("space-closed", "L'espace santé de ce patient est fermé.")
+    if relation.blocked:
+        return Decision(
+            allowed=False,
+            code="blocked",
+            reveal=True,
+            reason="Le titulaire a bloqué l'accès de ce professionnel à son espace santé.",
+        )
+    if action is Action.DOCUMENTS_DOCUMENT_CREATE and target.document is None:
+        # The holder cannot refuse deposits: any identified professional may feed an open space,
+        # which grants no reading beyond what they author.
+        return Decision(
+            allowed=True, code="deposit", reason="Tout professionnel peut alimenter le DMP."
+        )
+    document = target.document
+    authored = document is not None and document.author_professional_id == actor.id
+    if authored and action in _AUTHOR_ACTIONS:
+        return Decision(
+            allowed=True, code="author", reason="L'auteur d'un document y a toujours accès."
+        )
+    return _deny("no-rule", "Aucune règle n'autorise cet accès : refus par défaut.")
+
+
+_AUTHOR_ACTIONS = frozenset(
+    {
+        Action.DOCUMENTS_DOCUMENT_READ,
+        Action.DOCUMENTS_DOCUMENT_UPDATE,
+        Action.DOCUMENTS_DOCUMENT_DELETE,
+    }
+)
 
 
 def _decide_holder(actor: Actor, action: Action, target: Target) -> Decision:
@@ -110,4 +148,6 @@ def scope(actor: Actor, action: Action) -> Scope:
     """The same rules as `decide`, as a description of the visible rows (deny = empty scope)."""
     if actor.kind is ActorKind.HOLDER:
         return Scope(patient_ids=actor.patient_ids)
+    if actor.kind is ActorKind.PROFESSIONAL and action is Action.DOCUMENTS_DOCUMENT_SEARCH:
+        return Scope(authored_by=actor.id)
     return Scope()
