@@ -52,7 +52,12 @@ test: $(STAMP) system-deps check ## everything CI runs: system deps, checks, tes
 	echo "== pytest on PostgreSQL"; $(MAKE) --no-print-directory test-postgres || exit 1; \
 	echo "== tests done in $$(( $$(date +%s) - start )) s (SQLite and PostgreSQL)"
 
+bench: $(STAMP) system-deps ## benchmarks, not part of `make test` (PATIENTS=100000 DOCUMENTS=2000000 for the full set)
+	@command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk
+	CARNET_MODE=test tools/with-postgres $(PY) bench/documents.py \
+	  --patients $${PATIENTS:-2000} --documents $${DOCUMENTS:-40000} --duration $${DURATION:-10}
+
 clean: ## remove the virtual environment and local data
 	rm -rf $(VENV) var node_modules
 
-.PHONY: help install run serve system-deps check test-sqlite test-postgres test clean
+.PHONY: help install run serve system-deps check test-sqlite test-postgres test bench clean
