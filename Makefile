@@ -22,7 +22,7 @@ install: $(STAMP) ## create the virtual environment and install Carnet with its 
 run: $(STAMP) ## serve the portal and APIs on http://127.0.0.1:8000 (SQLite, demo data, local SMTP sink)
 	CARNET_MODE=demo $(PY) manage.py migrate --noinput -v0
 	CARNET_MODE=demo $(PY) manage.py demo
-	CARNET_MODE=demo $(PY) manage.py smtp_sink & sink=$$!; trap "kill $$sink" EXIT; \
+	CARNET_MODE=demo $(PY) manage.py smtp_sink & sink=$$!; CARNET_MODE=demo $(PY) manage.py db_worker -v0 & tasks=$$!; CARNET_MODE=demo $(PY) manage.py deliver_notifications --loop & retries=$$!; trap "kill $$sink $$tasks $$retries" EXIT; \
 	  CARNET_MODE=demo $(PY) manage.py runserver 127.0.0.1:8000
 
 serve: $(STAMP) ## production-style server: gunicorn, several workers (set DATABASE_URL, SECRET_KEY…)
@@ -57,7 +57,11 @@ bench: $(STAMP) system-deps ## benchmarks, not part of `make test` (PATIENTS=100
 	CARNET_MODE=test tools/with-postgres $(PY) bench/documents.py \
 	  --patients $${PATIENTS:-2000} --documents $${DOCUMENTS:-40000} --duration $${DURATION:-10}
 
+screenshots: $(STAMP) system-deps ## regenerate docs/screenshots/ (profile at phone and desktop width, synthesis PDF)
+	CARNET_MODE=test DATABASE_URL= CARNET_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots \
+	 $(VENV)/bin/pytest -q tests/browser/test_profile_screenshots.py
+
 clean: ## remove the virtual environment and local data
 	rm -rf $(VENV) var node_modules
 
-.PHONY: help install run serve system-deps check test-sqlite test-postgres test bench clean
+.PHONY: help install run serve system-deps check test-sqlite test-postgres test bench screenshots clean

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI, Router
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -17,7 +18,8 @@ from carnet.access.errors import AccessDenied
 from carnet.core.errors import CarnetError, Conflict, InvalidInput, NotFound
 from carnet.fhir.api import router as fhir_base_router
 from carnet.fhir.auth import AuthenticationFailed, PortalSession, ProfessionalBearer
-from carnet.fhir.outcome import outcome_response
+from carnet.fhir.issues import InvalidResource
+from carnet.fhir.outcome import fhir_response, operation_outcome, outcome_response
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +34,13 @@ fhir_api = NinjaAPI(
     openapi_url=None,
 )
 fhir_api.add_router("", fhir_base_router)
+# Before the consent router: POST /Consent serves both, see carnet.fhir.profile.
+fhir_api.add_router("", "carnet.fhir.profile.router")  # medical profile and health measures
+fhir_api.add_router("", "carnet.fhir.patient_search.router")
+fhir_api.add_router("", "carnet.fhir.auditevent.router")
+fhir_api.add_router("", "carnet.fhir.bundle.router")  # POST [base]: transaction Bundles
+fhir_api.add_router("", "carnet.fhir.mhd.router")  # documents: IHE MHD / PDSm (ITI-65…68, 105)
+fhir_api.add_router("", "carnet.fhir.communication.router")  # secure messaging
 
 
 def _www_authenticate(description: str) -> str:
@@ -65,6 +74,15 @@ def _invalid(request: HttpRequest, exc: InvalidInput) -> HttpResponse:
     return outcome_response(400, "invalid", exc.message, expression=exc.field)
 
 
+def _invalid_resource(request: HttpRequest, exc: InvalidResource) -> HttpResponse:
+    """One issue per faulty element, each with its FHIRPath `expression`."""
+    return fhir_response(operation_outcome(exc.issues), status=exc.status)
+
+
+def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    return outcome_response(413, "too-costly", "Requête trop volumineuse.")
+
+
 def _conflict(request: HttpRequest, exc: Conflict) -> HttpResponse:
     return outcome_response(409, "conflict", exc.message)
 
@@ -95,7 +113,9 @@ _HANDLERS = [
     (AuthenticationError, _auth_missing),
     (NotFound, _not_found),
     (AccessDenied, _denied),
+    (InvalidResource, _invalid_resource),
     (InvalidInput, _invalid),
+    (RequestDataTooBig, _too_big),
     (Conflict, _conflict),
     (CarnetError, _domain_error),
     (ValidationError, _validation),

@@ -27,7 +27,17 @@ def _api_urls(urls: tuple[Any, str, str]) -> tuple[Any, str, str]:
     return patterns, app_name, namespace
 
 
+def _fhir_base_view() -> Any:
+    """The view of `[base]` itself (`POST [base]` transactions): clients post to `/fhir/R4`
+    without a trailing slash, and a redirect would lose the body."""
+    for item in fhir_api.urls[0]:
+        if isinstance(item, URLPattern) and str(item.pattern) == "":
+            return login_not_required(item.callback)
+    raise LookupError("the FHIR API has no base route")
+
+
 urlpatterns = [
+    path("fhir/R4", _fhir_base_view(), name="fhir-base"),
     path("", include("carnet.portal.urls")),
     path("pro/", include("carnet.pro.urls")),
     path("fhir/R4/", _api_urls(fhir_api.urls)),

@@ -54,7 +54,11 @@ def test_change_records_inside_the_write_transaction(personas):
         grant.details["field"] = "contact_phone"
     row = AuditEvent.objects.filter(patient_id=personas.patient.pk).latest("seq")
     assert row.action == "identity:patient:update"
-    assert row.details == {"decision": "holder-own-space", "field": "contact_phone"}
+    assert row.details == {
+        "decision": "holder-own-space",
+        "channel": "portal",
+        "field": "contact_phone",
+    }
 
 
 def test_a_failed_change_leaves_neither_the_change_nor_its_event(personas):

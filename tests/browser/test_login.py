@@ -35,7 +35,7 @@ def test_holder_logs_in_with_the_emailed_code(page, live_server, personas, mailb
     assert page.get_by_role("navigation", name="Rubriques").is_visible()
     assert_accessible(page)
 
-    page.get_by_role("link", name="Documents", exact=True).click()
+    page.get_by_role("link", name="Agenda", exact=True).click()
     assert "pas encore disponible" in page.content()
     assert_accessible(page)
 

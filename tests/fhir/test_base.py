@@ -31,7 +31,7 @@ def test_metadata_lists_exactly_what_the_routers_declare(client):
     listed = {r["type"]: {i["code"] for i in r["interaction"]} for r in body["rest"][0]["resource"]}
     declared = {name: set(entry.interactions) for name, entry in capability.declared().items()}
     assert listed == declared
-    assert listed["Patient"] == {"read"}
+    assert listed["Patient"] == {"read", "search-type"}
 
 
 def test_every_declared_read_answers_something_other_than_404_for_an_existing_id(

@@ -27,11 +27,15 @@ def test_home_shows_notifications_events_and_services(logged_in_client, personas
 def test_each_section_is_reachable_and_says_when_it_is_not_ready(
     logged_in_client, personas, section
 ):
-    response = logged_in_client(personas.patient.user).get(
-        reverse("portal:section", args=[section.slug])
-    )
-    assert response.status_code == 200
-    assert "pas encore disponible" in response.content.decode()
+    client = logged_in_client(personas.patient.user)
+    response = client.get(reverse("portal:section", args=[section.slug]))
+    if section.url_name:
+        assert response.status_code == 302
+        assert response["Location"] == reverse(section.url_name)
+        assert client.get(response["Location"]).status_code == 200
+    else:
+        assert response.status_code == 200
+        assert "pas encore disponible" in response.content.decode()
 
 
 def test_unknown_section_is_a_french_404(logged_in_client, personas):

@@ -611,3 +611,11 @@ def test_bundle_observation_without_device_entry_may_not_reference_one():
 def test_every_writable_measure_has_a_round_trip_sample():
     assert set(SAMPLES) == {key for key, m in catalogue().items() if m.writable}
     assert all(VALUE in _measure(k).values or get_measure(k).components for k in SAMPLES)
+
+
+def test_a_feeding_bundle_entry_with_a_non_text_resource_type_is_refused():
+    bundle = _example("Bundle-bundle-example.json")
+    bundle["entry"][0]["resource"]["resourceType"] = []
+    with pytest.raises(InvalidMeasure) as caught:
+        parse_feeding_bundle(bundle, now=NOW)
+    assert caught.value.field == "Bundle.entry[0].resource"

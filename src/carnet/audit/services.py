@@ -18,9 +18,10 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
 
 from carnet.audit.chain import GENESIS, row_hash
-from carnet.audit.models import GLOBAL_CHAIN, AuditEvent, ChainHead
+from carnet.audit.models import GLOBAL_CHAIN, AuditEvent, ChainHead, Outcome
 from carnet.core import clock
 
 
@@ -56,7 +57,7 @@ def record(event: EventData) -> AuditEvent:
         except IntegrityError:
             if attempt == 2:
                 raise
-    raise AssertionError("unreachable")
+    raise AssertionError("unreachable")  # pragma: no cover (the loop returns or raises)
 
 
 def _append(event: EventData) -> AuditEvent:
@@ -190,3 +191,92 @@ def events_for_patient(
     if since is not None:
         rows = rows.filter(occurred_at__gte=since)
     return list(rows)
+
+
+# --- Queries for the access policy and the holder's trace ---------------------------------------
+
+# Actions that consult a space (as opposed to writing into it), by their verb.
+CONSULTATION_VERBS = ("read", "search")
+# Events nobody but auditors needs to see in a holder's trace.
+_INTERNAL_ACTIONS = ("audit:chain:open",)
+HOLDER_KIND = "holder"
+
+
+def has_consulted(patient_id: uuid.UUID | str, *, actor_kind: str, actor_id: str) -> bool:
+    """Whether this actor was ever allowed to consult this patient's space (reads and searches),
+    so that the first consultation by a professional can be told to the holder."""
+    consultations = Q()
+    for verb in CONSULTATION_VERBS:
+        consultations |= Q(action__endswith=f":{verb}")
+    return (
+        AuditEvent.objects.filter(
+            patient_id=patient_id,
+            actor_kind=actor_kind,
+            actor_id=actor_id,
+            outcome=Outcome.ALLOWED,
+        )
+        .filter(consultations)
+        .exists()
+    )
+
+
+@dataclass(frozen=True)
+class TraceQuery:
+    """Filters of the holder's trace ("Historique des accès"); empty values filter nothing."""
+
+    actor_id: str = ""
+    action: str = ""
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+
+def patient_trace(
+    patient_id: uuid.UUID | str, query: TraceQuery | None = None
+) -> QuerySet[AuditEvent]:
+    """Every event of one patient's chain by anyone but the holder and their representatives
+    (actor kind `holder`), newest first: what the holder reads in "Historique des accès".
+
+    Lazy: callers page it or stream it (`.iterator()`), never load it whole.
+    """
+    query = query or TraceQuery()
+    rows = (
+        AuditEvent.objects.filter(patient_id=patient_id)
+        .exclude(actor_kind=HOLDER_KIND)
+        .exclude(action__in=_INTERNAL_ACTIONS)
+    )
+    if query.actor_id:
+        rows = rows.filter(actor_id=query.actor_id)
+    if query.action:
+        rows = rows.filter(action=query.action)
+    if query.since is not None:
+        rows = rows.filter(occurred_at__gte=query.since)
+    if query.until is not None:
+        rows = rows.filter(occurred_at__lte=query.until)
+    return rows.order_by("-seq")
+
+
+@dataclass(frozen=True)
+class TraceActor:
+    actor_id: str
+    label: str
+    profession: str
+
+
+def trace_actors(patient_id: uuid.UUID | str) -> list[TraceActor]:
+    """The people (and systems) who appear in a patient's trace, for the "person" filter."""
+    rows = (
+        patient_trace(patient_id)
+        .order_by()
+        .values_list("actor_id", "actor_label", "actor_profession")
+        .distinct()
+    )
+    seen: dict[str, TraceActor] = {}
+    for actor_id, label, profession in rows:
+        seen.setdefault(actor_id, TraceActor(actor_id, label or actor_id, profession))
+    return sorted(seen.values(), key=lambda actor: (actor.label.lower(), actor.actor_id))
+
+
+def trace_actions(patient_id: uuid.UUID | str) -> list[str]:
+    """The actions that appear in a patient's trace, for the "action" filter."""
+    rows = patient_trace(patient_id).order_by().values_list("action", flat=True).distinct()
+    return sorted(set(rows))

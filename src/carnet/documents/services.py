@@ -287,6 +287,12 @@ def deposit_documents(
     )
     prepared = [_prepare(holder, submission, content) for submission, content in documents]
     _check_batch(prepared)
+    for item in prepared:  # some depositors (the insurer) may only deposit some kinds
+        gate.precheck(
+            actor,
+            Action.DOCUMENTS_DOCUMENT_CREATE,
+            Target("DocumentReference", patient_id=patient_key, document=_submitted_facts(item)),
+        )
     stored: list[str] = []
     try:
         return _store_and_record(actor, grant, holder, prepared, submission_set, stored)
@@ -305,6 +311,18 @@ def _prepare(holder: Holder, submission: DocumentSubmission, content: Content) -
         _check_cda(holder, submission, item.cda_header)
     item.existing = _existing_by_unique_id(holder, submission.unique_id)
     return item
+
+
+def _submitted_facts(item: _Prepared) -> DocumentFacts:
+    submission = item.submission
+    known = classification.document_type(submission.type_code)
+    return DocumentFacts(
+        type_code=submission.type_code,
+        class_code=(known.class_code if known else "") or "",
+        masked=MASKED in submission.labels,
+        invisible_to_patient=INVISIBLE_PATIENT in submission.labels,
+        invisible_to_representatives=INVISIBLE_REPRESENTATIVES in submission.labels,
+    )
 
 
 def _validate_submission(submission: DocumentSubmission) -> None:

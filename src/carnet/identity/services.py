@@ -389,3 +389,68 @@ def demo_professionals() -> list[Professional]:
         known = profession(row.profession_code)
         row.profession_label = known.display if known else row.profession_code  # type: ignore[attr-defined]
     return rows
+
+
+# --- Lookups for the access rules (no patient data is released by these) -----------------------
+
+OPEN_SPACE_STATUSES = frozenset({SpaceStatus.CREATED, SpaceStatus.ACTIVE})
+
+
+def space_is_open(patient_id: str) -> bool | None:
+    """Whether professionals may use this space (created or activated; not opposed, closed or
+    still in its opposition period). None when there is no such holder."""
+    holder = _holder_or_none(patient_id)
+    if holder is None:
+        return None
+    return holder.space_status in OPEN_SPACE_STATUSES
+
+
+def holder_for_ins(matricule: str, oid: str) -> Holder | None:
+    """The holder with this INS, for services that then decide through the gate what the caller
+    may know of it. Never hand the result out without an `authorize` on it."""
+    return Holder.objects.filter(ins_matricule=matricule.strip().upper(), ins_oid=oid).first()
+
+
+def professional_by_id(professional_id: str) -> Professional | None:
+    try:
+        return (
+            Professional.objects.select_related("organisation")
+            .filter(pk=str(professional_id))
+            .first()
+        )
+    except (ValueError, ValidationError):
+        return None
+
+
+def professional_by_rpps(rpps: str) -> Professional | None:
+    return Professional.objects.select_related("organisation").filter(rpps=rpps.strip()).first()
+
+
+def search_professionals(query: str) -> QuerySet[Professional]:
+    """The professional directory: by name (family or given, any word), RPPS, or profession
+    (code or label), ordered by name. The directory is public (Annuaire Santé); it holds no
+    patient data."""
+    from django.db.models import Q
+
+    from carnet.identity.professions import professions
+
+    rows = Professional.objects.select_related("organisation").order_by(
+        "family_name", "given_name", "rpps"
+    )
+    for word in query.split()[:5]:
+        codes = [p.code for p in professions() if word.lower() in p.display.lower()]
+        rows = rows.filter(
+            Q(family_name__icontains=word)
+            | Q(given_name__icontains=word)
+            | Q(rpps__startswith=word)
+            | Q(profession_code=word)
+            | Q(profession_code__in=codes)
+        )
+    return rows
+
+
+def pharmacist_sections() -> list[tuple[str, str]]:
+    """The sections of the Ordre des pharmaciens (table G05) as (code, label), in table order."""
+    from carnet.identity.professions import _pharmacist_sections
+
+    return [(code, section.display) for code, section in _pharmacist_sections().items()]

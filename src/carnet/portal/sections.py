@@ -21,14 +21,19 @@ SECTIONS = (
         "documents",
         _("Documents"),
         _("Vos documents de santé déposés par vous, vos professionnels et l'Assurance Maladie."),
+        url_name="portal:documents",
     ),
     Section(
         "profil",
         _("Profil médical"),
         _("Vos maladies, traitements, allergies, vaccinations, mesures de santé…"),
+        url_name="portal:profile",
     ),
     Section(
-        "messagerie", _("Messagerie"), _("Les messages sécurisés de vos professionnels de santé.")
+        "messagerie",
+        _("Messagerie"),
+        _("Les messages sécurisés de vos professionnels de santé."),
+        url_name="portal:messaging_inbox",
     ),
     Section("agenda", _("Agenda"), _("Vos rendez-vous, tâches et rappels de prévention.")),
     Section(
@@ -40,16 +45,19 @@ SECTIONS = (
         "partage",
         _("Partage"),
         _("Les professionnels autorisés, bloqués, et les codes d'accès temporaires."),
+        url_name="portal:sharing",
     ),
     Section(
         "historique",
         _("Historique des accès"),
         _("Qui a consulté ou modifié votre espace, et quand."),
+        url_name="portal:trace",
     ),
     Section(
         "parametres",
         _("Paramètres"),
         _("Vos préférences de notification et de confidentialité, l'accès en urgence."),
+        url_name="portal:access_settings",
     ),
 )
 

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from carnet.portal.views import account, home
 
@@ -13,4 +13,10 @@ urlpatterns = [
     path("espace/", account.switch_space, name="switch_space"),
     path("rubrique/<slug:slug>/", home.section, name="section"),
     # One line per area, each with its own views module and URL list:
+    path("", include("carnet.portal.views.notifications")),
+    path("documents/", include("carnet.portal.urls_documents")),
+    path("profil/", include("carnet.portal.urls_profile")),
+    path("", include("carnet.portal.views.access")),
+    path("historique/", include("carnet.portal.views.trace")),
+    path("messagerie/", include("carnet.portal.views.messaging")),
 ]

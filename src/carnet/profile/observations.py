@@ -581,7 +581,7 @@ def parse_feeding_bundle(
     for index, entry in enumerate(entries):
         resource = entry.get("resource") if isinstance(entry, Mapping) else None
         kind = resource.get("resourceType") if isinstance(resource, Mapping) else None
-        if kind not in by_type:
+        if not isinstance(kind, str) or kind not in by_type:
             raise InvalidMeasure(
                 "Le Bundle d'alimentation ne contient qu'une Observation et au plus un Device.",
                 field=f"Bundle.entry[{index}].resource",

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 
 from carnet.identity import services as identity
+from carnet.notifications import services as notifications
 from carnet.portal import session
 from carnet.portal.sections import BY_SLUG
 
@@ -23,7 +24,9 @@ def current_space(request: HttpRequest) -> Any:
 def home(request: HttpRequest) -> HttpResponse:
     if not session.spaces(request):
         return render(request, "portal/no_space.html")
-    context = {"portal_space": current_space(request), "actor": request.actor, "notifications": []}  # type: ignore[attr-defined]
+    space = current_space(request)
+    latest = notifications.latest(request.actor, str(space.pk))  # type: ignore[attr-defined]
+    context = {"portal_space": space, "actor": request.actor, "notifications": latest}  # type: ignore[attr-defined]
     return render(request, "portal/home.html", context)
 
 
@@ -31,6 +34,8 @@ def section(request: HttpRequest, slug: str) -> HttpResponse:
     entry = BY_SLUG.get(slug)
     if entry is None:
         raise Http404
+    if entry.url_name:  # the section exists now: its old placeholder address leads there
+        return redirect(entry.url_name)
     return render(
         request,
         "portal/sections/coming_soon.html",

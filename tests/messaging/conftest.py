@@ -1,0 +1,81 @@
+"""Fixtures of the messaging tests: the ANS test patient's space (the patient of the shared CDA
+examples), the MSSanté settings, a self-signed certificate, and the gateway on a loopback port."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from tests.conftest import free_port
+from tests.documents.helpers import ans_test_patient
+from tests.messaging.builders import PATIENT_DOMAIN, TRUSTED_DOMAINS
+
+HOLDER_EMAIL = "dominique.pat-trois@exemple.test"
+
+
+@pytest.fixture(autouse=True)
+def mss_settings(settings: Any) -> Any:
+    settings.CARNET_MSS_PATIENT_DOMAIN = PATIENT_DOMAIN
+    settings.CARNET_MSS_TRUSTED_DOMAINS = TRUSTED_DOMAINS
+    # Accounts are made in most tests: Argon2 is slow on purpose, and logins are tested elsewhere.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    return settings
+
+
+@pytest.fixture
+def holder(db: None) -> Any:
+    return ans_test_patient(email=HOLDER_EMAIL)
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1 (the test client does not verify it)."""
+    folder: Path = tmp_path_factory.mktemp("tls")
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "carnet-mss-gateway.test")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("carnet-mss-gateway.test")]), critical=False
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "gateway.crt", folder / "gateway.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return str(cert_path), str(key_path)
+
+
+@pytest.fixture
+def gateway(transactional_db: None, tls_files: tuple[str, str]) -> Iterator[Any]:
+    """The gateway listening on a free loopback port, STARTTLS offered, as `smtp_gateway` runs."""
+    from carnet.messaging.gateway import make_controller
+
+    cert, key = tls_files
+    controller = make_controller(
+        host="127.0.0.1", port=free_port(), tls_cert=cert, tls_key=key, workers=2
+    )
+    controller.start()
+    yield controller
+    controller.stop()
