@@ -128,3 +128,10 @@ def content_store(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> An
     root = tmp_path_factory.mktemp("content")
     settings.CARNET_CONTENT_STORE_URL = f"file://{root}"
     return root
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings: Any) -> None:
+    """Argon2 is deliberately slow; tests that are not about hashing use a fast hasher
+    (tests/identity/test_password_hashing.py checks that production keeps Argon2)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
