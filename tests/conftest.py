@@ -135,3 +135,21 @@ def _fast_password_hasher(settings: Any) -> None:
     """Argon2 is deliberately slow; tests that are not about hashing use a fast hasher
     (tests/identity/test_password_hashing.py checks that production keeps Argon2)."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stray_connections_closed(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """Torn down just before the test database is dropped: live servers, SMTP handlers and
+    worker threads may still hold PostgreSQL connections, which would make DROP DATABASE fail."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        connection.close()
