@@ -4,7 +4,10 @@ examples), the MSSanté settings, a self-signed certificate, and the gateway on 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import queue
 from collections.abc import Iterator
+from concurrent.futures import Executor, Future
 from pathlib import Path
 from typing import Any
 
@@ -67,14 +70,46 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
     return str(cert_path), str(key_path)
 
 
+class MainThreadExecutor(Executor):
+    """Runs the gateway's database work on the test's own thread (and so inside its transaction)
+    while an SMTP client thread talks to the server: `serve_while(client.is_alive)`."""
+
+    def __init__(self) -> None:
+        self.tasks: queue.Queue[tuple[Future[Any], Any]] = queue.Queue()
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        self.tasks.put((future, functools.partial(fn, *args, **kwargs)))
+        return future
+
+    def serve_while(self, running: Any) -> None:
+        while running() or not self.tasks.empty():
+            try:
+                future, call = self.tasks.get(timeout=0.02)
+            except queue.Empty:
+                continue
+            try:
+                future.set_result(call())
+            except BaseException as exc:  # handed to the server, which answers 451
+                future.set_exception(exc)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        return None
+
+
 @pytest.fixture
-def gateway(transactional_db: None, tls_files: tuple[str, str]) -> Iterator[Any]:
-    """The gateway listening on a free loopback port, STARTTLS offered, as `smtp_gateway` runs."""
+def gateway(db: None, tls_files: tuple[str, str]) -> Iterator[Any]:
+    """The gateway server on a free loopback port, STARTTLS offered, as `smtp_gateway` runs it;
+    its database work runs on the test's thread (see `MainThreadExecutor`)."""
     from carnet.messaging.gateway import make_controller
 
     cert, key = tls_files
     controller = make_controller(
-        host="127.0.0.1", port=free_port(), tls_cert=cert, tls_key=key, workers=2
+        host="127.0.0.1",
+        port=free_port(),
+        tls_cert=cert,
+        tls_key=key,
+        executor=MainThreadExecutor(),
     )
     controller.start()
     yield controller

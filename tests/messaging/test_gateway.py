@@ -11,6 +11,7 @@ import smtplib
 import ssl
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -31,7 +32,6 @@ from tests.messaging.builders import (
 )
 from tests.paths import REPO_ROOT
 
-# The `gateway` fixture asks for `transactional_db`: the server stores from its own threads.
 pytestmark = pytest.mark.slow
 
 MB = 1024 * 1024
@@ -42,16 +42,35 @@ def _crlf(raw):
     return raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
 
 
-def _send(gateway, raw, *, sender=SENDER, rcpt=None, starttls=False):
+def _session(gateway, raw, sender, rcpt, starttls):
     with smtplib.SMTP(gateway.hostname, gateway.port, timeout=30) as client:
         client.ehlo("lps.labo-charmes.mssante.fr")
         if starttls:
             context = ssl.create_default_context()
-            context.check_hostname = False
+            context.check_hostname = False  # the test certificate is self-signed
             context.verify_mode = ssl.CERT_NONE
             client.starttls(context=context)
             client.ehlo("lps.labo-charmes.mssante.fr")
         return client.sendmail(sender, [rcpt or patient_address()], _crlf(raw))
+
+
+def _send(gateway, raw, *, sender=SENDER, rcpt=None, starttls=False):
+    """An SMTP session from a client thread while this thread serves the gateway's storage."""
+    outcome = {}
+
+    def client():
+        try:
+            outcome["value"] = _session(gateway, raw, sender, rcpt, starttls)
+        except Exception as exc:  # re-raised below, in the test's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=client)
+    thread.start()
+    gateway.executor.serve_while(thread.is_alive)
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 def _refusal(gateway, raw, **kwargs):

@@ -27,7 +27,7 @@ import logging
 import os
 import ssl
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -279,12 +279,16 @@ def _in_worker(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 class GatewayHandler:
     """aiosmtpd hooks; database work runs in a thread pool, never on the event loop."""
 
-    def __init__(self, executor: ThreadPoolExecutor) -> None:
+    def __init__(self, executor: Executor, *, manage_connections: bool = True) -> None:
         self.executor = executor
+        # A pool of our own: each call opens and releases its thread's database connection.
+        self.manage_connections = manage_connections
 
     async def _run(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
-        call = functools.partial(_in_worker, function, *args, **kwargs)
+        call = functools.partial(function, *args, **kwargs)
+        if self.manage_connections:
+            call = functools.partial(_in_worker, function, *args, **kwargs)
         return await loop.run_in_executor(self.executor, call)
 
     async def handle_MAIL(  # noqa: N802
@@ -360,8 +364,12 @@ def make_controller(
     tls_key: str | None = None,
     require_tls: bool | None = None,
     workers: int | None = None,
+    executor: Executor | None = None,
 ) -> GatewayController:
-    """The gateway server, configured from the settings unless told otherwise (not started)."""
+    """The gateway server, configured from the settings unless told otherwise (not started).
+
+    Database work runs on `executor`: by default a pool of `workers` threads whose connections
+    the gateway manages; a given executor manages its own threads' connections."""
     cert = config.string("CARNET_MSS_GATEWAY_TLS_CERT") if tls_cert is None else tls_cert
     key = config.string("CARNET_MSS_GATEWAY_TLS_KEY") if tls_key is None else tls_key
     if bool(cert) != bool(key):
@@ -373,7 +381,10 @@ def make_controller(
     if require and not cert:
         raise ValueError("CARNET_MSS_GATEWAY_REQUIRE_TLS needs a certificate and a key")
     threads = workers or config.integer("CARNET_MSS_GATEWAY_WORKERS", 4)
-    handler = GatewayHandler(ThreadPoolExecutor(max_workers=threads, thread_name_prefix="mss"))
+    handler = GatewayHandler(
+        executor or ThreadPoolExecutor(max_workers=threads, thread_name_prefix="mss"),
+        manage_connections=executor is None,
+    )
     return GatewayController(
         handler,
         hostname=host or config.string("CARNET_MSS_GATEWAY_HOST", "127.0.0.1"),
