@@ -257,6 +257,8 @@ CARNET_OIDC_ENABLED = bool(OIDC_RP_CLIENT_ID and OIDC_OP_AUTHORIZATION_ENDPOINT)
 CARNET_DEMO_PRO_LOGIN = CARNET_MODE in {"demo", "dev", "test"}
 
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# A notification e-mail claimed by a worker that died is taken over after this lease.
+CARNET_NOTIFICATION_LEASE_SECONDS = env_int("CARNET_NOTIFICATION_LEASE_SECONDS", 300)
 
 LOGGING = {
     "version": 1,
