@@ -360,13 +360,17 @@ def _validate_submission(submission: DocumentSubmission) -> None:
         )
     if submission.confidentiality not in CONFIDENTIALITY_LEVELS:
         raise InvalidInput(_("Niveau de confidentialité inconnu."), field="securityLabel")
-    unknown = submission.labels - VISIBILITY_LABELS
+    _check_labels(submission.labels)
+
+
+def _check_labels(labels: frozenset[str]) -> None:
+    unknown = labels - VISIBILITY_LABELS
     if unknown:
         raise InvalidInput(
             _("Code de visibilité inconnu : %(codes)s.") % {"codes": ", ".join(sorted(unknown))},
             field="securityLabel",
         )
-    if {MASKED, INVISIBLE_PATIENT} <= submission.labels:
+    if {MASKED, INVISIBLE_PATIENT} <= labels:
         raise InvalidInput(
             _(
                 "Un document ne peut pas être à la fois masqué aux professionnels et invisible "
@@ -1023,20 +1027,7 @@ def _changes(entry: DocumentEntry, change: MetadataChange) -> dict[str, Any]:
             )
         changes["status"] = change.status
     if change.labels is not None:
-        unknown = change.labels - VISIBILITY_LABELS
-        if unknown:
-            raise InvalidInput(
-                _("Code de visibilité inconnu : %(c)s.") % {"c": ", ".join(sorted(unknown))},
-                field="securityLabel",
-            )
-        if {MASKED, INVISIBLE_PATIENT} <= change.labels:
-            raise InvalidInput(
-                _(
-                    "Un document ne peut pas être à la fois masqué aux professionnels et "
-                    "invisible au patient."
-                ),
-                field="securityLabel",
-            )
+        _check_labels(change.labels)
         changes["masked"] = MASKED in change.labels
         changes["invisible_to_patient"] = INVISIBLE_PATIENT in change.labels
         changes["invisible_until"] = (
