@@ -161,6 +161,7 @@ def test_other_actors_without_a_relation_are_denied(actor, action):
             Action.ACCESS_CONSENT_CREATE,
             Action.DOCUMENTS_DOCUMENT_CREATE,
             Action.DOCUMENTS_DOCUMENT_SEARCH,
+            Action.PROFILE_ITEM_SEARCH,
         }
     ],
 )

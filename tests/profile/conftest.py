@@ -10,11 +10,9 @@ from typing import Any
 
 import pytest
 
-from carnet.access.actions import Action
 from carnet.access.actors import Actor
-from carnet.access.policy import Relation, Target, decide
 from carnet.identity.models import RegisteredIssuer
-from carnet.identity.services import actor_for_professional, actor_for_user
+from carnet.identity.services import actor_for_user
 from tests.identity import jwt_factory as jf
 
 FHIR = "application/fhir+json"
@@ -118,17 +116,6 @@ def insurer_fhir(client, settings, db) -> FhirCaller:
         issuer=INSURER_ISSUER, name="Assurance Maladie", jwks=jf.jwks(key), is_insurer=True
     )
     return FhirCaller(client, {"HTTP_AUTHORIZATION": f"Bearer {_token(key, iss=INSURER_ISSUER)}"})
-
-
-def doctor_actor(personas) -> Actor:
-    return actor_for_professional(personas.doctor, channel="api")
-
-
-def policy_allows(actor: Actor, action: Action, *, relation: Relation, **facts: Any) -> bool:
-    """Whether the access policy has a rule for this (profile) action yet: the rules for
-    professionals and the insurer on the profile are written by the access owners."""
-    target = Target("ProfileItem", patient_id="p", relation=relation, facts=facts)
-    return decide(actor, action, target).allowed
 
 
 def outcome(response) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Professionals and the insurer in the profile: items they author show who wrote them; the
 holder corrects or hides them but does not delete them; an unrelated professional gets 404;
 professionals with access complete vaccinations, allergies, treatments and history through the
-FHIR API, and the insurer feeds the care history — once the access policy has those rules."""
+FHIR API, and the insurer feeds the care history."""
 
 from __future__ import annotations
 
@@ -12,20 +12,15 @@ import pytest
 from django.urls import reverse
 
 from carnet.access import services as access
-from carnet.access.actions import Action
-from carnet.access.actors import Actor, ActorKind
-from carnet.access.policy import Relation
 from carnet.audit.models import AuditEvent
 from carnet.core import clock
 from carnet.profile import items, kinds, services
 from carnet.profile.models import AuthorKind, ProfileItem
-from tests.profile.conftest import doctor_actor, outcome, policy_allows
+from tests.profile.conftest import outcome
 from tests.profile.samples import ITEMS
 from tests.profile.test_fhir_items import resource_of
 
 pytestmark = pytest.mark.django_db
-
-CARE_TEAM = Relation(care_team=True, care_team_basis="autorise")
 
 
 def _by_professional(personas, key="vaccination"):
@@ -136,14 +131,6 @@ def test_a_professional_with_access_completes_the_profile(
     pro_fhir, personas, holder, pid, portal, resource_type, key
 ):
     section = kinds.get_kind(key).section
-    if not policy_allows(
-        doctor_actor(personas),
-        Action.PROFILE_ITEM_CREATE,
-        relation=CARE_TEAM,
-        section=section,
-        professional_write=True,
-    ):
-        pytest.skip("the access policy has no rule yet for professionals writing the profile")
     _doctor_in_care_team(holder, personas, pid)
     fhir = pro_fhir(personas.doctor)
     created = fhir.post(resource_type, resource_of(key, pid))
@@ -156,14 +143,6 @@ def test_a_professional_with_access_completes_the_profile(
 
 
 def test_a_professional_may_not_write_the_holders_own_sections(pro_fhir, personas, holder, pid):
-    if not policy_allows(
-        doctor_actor(personas),
-        Action.PROFILE_ITEM_CREATE,
-        relation=CARE_TEAM,
-        section="vaccinations",
-        professional_write=True,
-    ):
-        pytest.skip("the access policy has no rule yet for professionals writing the profile")
     _doctor_in_care_team(holder, personas, pid)
     response = pro_fhir(personas.doctor).post("Observation", resource_of("tabac", pid))
     assert response.status_code in {403, 404}
@@ -171,10 +150,6 @@ def test_a_professional_may_not_write_the_holders_own_sections(pro_fhir, persona
 
 
 def test_a_professional_does_not_see_what_the_holder_hid(pro_fhir, personas, holder, pid):
-    if not policy_allows(
-        doctor_actor(personas), Action.PROFILE_ITEM_SEARCH, relation=CARE_TEAM, section="allergies"
-    ):
-        pytest.skip("the access policy has no rule yet for professionals reading the profile")
     _doctor_in_care_team(holder, personas, pid)
     shown = services.create_item(holder, patient_id=pid, kind="allergie", data=ITEMS["allergie"][0])
     hidden = services.create_item(holder, patient_id=pid, kind="maladie", data=ITEMS["maladie"][0])
@@ -183,10 +158,6 @@ def test_a_professional_does_not_see_what_the_holder_hid(pro_fhir, personas, hol
     assert fhir.get(f"AllergyIntolerance/{shown.pk}").status_code == 200
     assert fhir.get(f"Condition/{hidden.pk}").status_code == 404
     assert fhir.get("Condition", patient=pid).json()["total"] == 0
-
-
-def _insurer() -> Actor:
-    return Actor(kind=ActorKind.SYSTEM, id="issuer:1", label="Assurance Maladie", channel="api")
 
 
 def _claim(pid, claim_id="2025-000123", act="Consultation de médecine générale"):
@@ -201,13 +172,6 @@ def _claim(pid, claim_id="2025-000123", act="Consultation de médecine général
 
 
 def test_the_insurer_feeds_the_care_history_idempotently(insurer_fhir, personas, pid, portal):
-    if not policy_allows(
-        _insurer(),
-        Action.PROFILE_CARE_HISTORY_CREATE,
-        relation=Relation(),
-        section="historique-soins",
-    ):
-        pytest.skip("the access policy has no rule yet for the insurer's care-history feed")
     created = insurer_fhir.post("ExplanationOfBenefit", _claim(pid))
     assert created.status_code == 201, created.content
     again = insurer_fhir.post("ExplanationOfBenefit", _claim(pid, act="Consultation (G)"))

@@ -29,8 +29,14 @@ Professionals, on an open space only:
   6. the authorisation matrix (profession, pharmacist section, specialty × document type) must
      allow the document type.
   Secure messaging has its own rule (`_decide_messaging`: the conversations they take part in).
-System actors: the insurer's feed deposits its kinds of documents into open spaces
-(`_decide_insurer`), the MSSanté gateway delivers messages (`_decide_messaging`); nothing else.
+  The medical profile has its own too (`_decide_profile`): a professional with an access right
+  (rule 4) reads the profile and the measures, except the items the holder hid; in normal mode
+  they add items to the sections professionals complete (vaccinations, allergies, treatments,
+  diseases, hospitalisations, family history) and correct the items they wrote; hiding, deleting
+  and sharing stay the holder's.
+System actors: the insurer's feed deposits its kinds of documents into open spaces and feeds the
+care history (`_decide_insurer`), the MSSanté gateway delivers messages (`_decide_messaging`);
+nothing else.
 """
 
 from __future__ import annotations
@@ -333,21 +339,33 @@ INSURER_ID_PREFIX: Final = "issuer:"
 # attestations (class 95, ATTEST-*), and certificates/declarations (CERT_DECL).
 INSURER_CLASSES: Final = frozenset({"60", "95"})
 INSURER_TYPES: Final = frozenset({"REMB", "CERT_DECL"})
+CARE_HISTORY_SECTION: Final = "historique-soins"
+_INSURER_WRITES: Final = frozenset(
+    {Action.DOCUMENTS_DOCUMENT_CREATE, Action.PROFILE_CARE_HISTORY_CREATE}
+)
 
 
 def _decide_insurer(action: Action, target: Target) -> Decision:
     """The insurer deposits reimbursement history, attestations and certificates into open
-    spaces, and does nothing else: it reads nothing, not even what it deposited.
+    spaces and feeds the profile's care history, and does nothing else: it reads nothing, not even
+    what it deposited.
 
     A deposit decided before its documents are known (no `document` facts: the pre-check of a
     whole batch) is allowed; a document whose facts are given must be of a kind the insurer
     produces.
     """
     relation = target.relation
-    if action is not Action.DOCUMENTS_DOCUMENT_CREATE or relation is None:
+    if relation is None or action not in _INSURER_WRITES:
         return _deny("no-rule", _NO_RULE)
     if not relation.space_open:
         return _deny("space-closed", _SPACE_CLOSED)
+    if action is Action.PROFILE_CARE_HISTORY_CREATE:
+        if target.facts.get("section") != CARE_HISTORY_SECTION:
+            return _deny("no-rule", _NO_RULE)
+        return _allow(
+            "insurer-care-history",
+            "L'Assurance Maladie alimente l'historique des soins à partir des remboursements.",
+        )
     document = target.document
     if (
         document is not None
@@ -376,6 +394,8 @@ def _decide_professional(actor: Actor, action: Action, target: Target) -> Decisi
         return _deny("blocked", _BLOCKED, mode=actor.purpose_of_use.value, reveal=True)
     if action in _MESSAGING_ACTIONS:
         return _decide_messaging(actor, action, target)
+    if action in _PROFILE_ACTIONS:
+        return _decide_profile(actor, action, target, relation)
     if action is Action.DOCUMENTS_DOCUMENT_CREATE:
         return _allow(
             "deposit",
@@ -571,6 +591,95 @@ def _with_obligations(decision: Decision, relation: Relation) -> Decision:
     )
 
 
+# --- The medical profile (professionals; holders follow the holder rule) ----------------------
+
+_PROFILE_ACTIONS: Final = frozenset(a for a in Action if a.value.startswith("profile:"))
+# Reads of the profile that need an access right (and count as a consultation).
+_PROFILE_READS: Final = frozenset(
+    {
+        Action.PROFILE_ITEM_READ,
+        Action.PROFILE_ITEM_SEARCH,
+        Action.PROFILE_MEASURE_READ,
+        Action.PROFILE_MEASURE_SEARCH,
+        Action.PROFILE_SUMMARY_READ,
+        Action.PROFILE_SYNTHESIS_READ,
+    }
+)
+_EMERGENCY_MODES: Final = frozenset({MODE_BREAK_GLASS, MODE_CENTRE_15})
+_PROFILE_HIDDEN = "Élément masqué par le titulaire : seul son auteur peut encore le lire."
+_PROFILE_HOLDER_ONLY = (
+    "Seul le titulaire peut masquer, supprimer ou partager les éléments de son profil, et saisir "
+    "ses mesures et ses habitudes de vie."
+)
+
+
+def _decide_profile(actor: Actor, action: Action, target: Target, relation: Relation) -> Decision:
+    """The medical profile, for professionals (facts from `profile.services`: `section`,
+    `professional_write` for the sections they complete, and for an existing item its `hidden`
+    flag and `author_id`).
+
+    - Reading needs an access right (rule 4, emergencies included), with the same first-access
+      and emergency obligations as documents; an item the holder hid is read by its author only,
+      and the author of an item reads it even without a right.
+    - Writing needs a right in normal mode (never from an emergency access): creating an item in
+      a section professionals complete, correcting an item the professional wrote.
+    - Hiding, deleting, sharing the synthesis and the measures are the holder's.
+    """
+    facts = target.facts
+    author = bool(actor.id) and str(facts.get("author_id") or "") == actor.id
+    if action in _PROFILE_READS:
+        if author and action is Action.PROFILE_ITEM_READ:
+            return _with_obligations(
+                _allow("profile-author", "L'auteur d'un élément du profil peut toujours le lire."),
+                relation,
+            )
+        if facts.get("hidden") is True:
+            return _deny("profile-hidden", _PROFILE_HIDDEN)
+        right = _right(actor, relation)
+        if (
+            not right.allowed
+            and action is Action.PROFILE_ITEM_SEARCH
+            and right.decision.mode == MODE_NORMAL
+        ):
+            return _allow(
+                "author-only",
+                "Sans droit d'accès à cet espace, seuls les éléments du profil dont le "
+                "professionnel est l'auteur lui sont montrés.",
+            )
+        return _with_obligations(right.decision, relation)
+    if action not in {Action.PROFILE_ITEM_CREATE, Action.PROFILE_ITEM_UPDATE}:
+        return _deny("profile-holder-only", _PROFILE_HOLDER_ONLY, reveal=True)
+    if facts.get("professional_write") is not True or facts.get("read_only") is True:
+        return _deny(
+            "profile-section-holder-only",
+            "Les professionnels complètent les vaccinations, allergies, traitements, maladies, "
+            "hospitalisations et antécédents familiaux ; les autres rubriques sont tenues par le "
+            "titulaire.",
+            reveal=True,
+        )
+    right = _right(actor, relation)
+    if not right.allowed:
+        return right.decision
+    if right.decision.mode in _EMERGENCY_MODES:
+        return _deny(
+            "profile-write-emergency",
+            "Un accès en urgence permet de consulter le profil, pas de le compléter.",
+            mode=right.decision.mode,
+            reveal=True,
+        )
+    if action is Action.PROFILE_ITEM_UPDATE and not author:
+        return _deny(
+            "profile-not-author",
+            "Un professionnel ne corrige que les éléments du profil qu'il a lui-même ajoutés.",
+            reveal=True,
+        )
+    return _allow(
+        "profile-professional-write",
+        f"{right.decision.reason} Il complète les rubriques du profil ouvertes aux professionnels.",
+        mode=right.decision.mode,
+    )
+
+
 # --- Messaging (professionals and the MSSanté gateway; holders follow the holder rule) --------
 
 MSS_GATEWAY_ID: Final = "mss-gateway"
@@ -682,8 +791,11 @@ def _professional_rows(actor: Actor, action: Action, patient_id: str, relation: 
         return False
     space = Field("patient", "eq", patient_id)
     if action not in _DOCUMENT_SEARCH_ACTIONS:
-        if action in _CONSULTATIONS and _right(actor, relation).allowed:
+        if action in _CONSULTATIONS | _PROFILE_READS and _right(actor, relation).allowed:
             return space
+        if action is Action.PROFILE_ITEM_SEARCH and actor.id:
+            # Without a right, the items the professional wrote (the services hide the rest).
+            return all_of(space, Field("author_id", "eq", actor.id))
         return False
     authored = Field("author_professional_id", "eq", actor.id) if actor.id else False
     if not _right(actor, relation).allowed:
