@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
@@ -50,11 +51,11 @@ def run(cmd: list[str], env: dict[str, str]) -> str:
     return result.stdout
 
 
-def token(work: Path, port: int) -> str:
+def token(work: Path, audience: str) -> str:
     author = json.loads((work / "author.json").read_text())
     now = int(time.time())
     claims = {
-        "iss": "urn:carnet:bench:lps", "sub": "8" + author["rpps"], "aud": f"http://127.0.0.1:{port}/fhir/R4",
+        "iss": "urn:carnet:bench:lps", "sub": "8" + author["rpps"], "aud": audience,
         "iat": now, "exp": now + 900, "jti": str(uuid.uuid4()), "rpps": author["rpps"], "profession": "10",
         "specialty": "G15_10/SM54", "organisation": author["organisation"], "purpose_of_use": "normal",
         "given_name": "Dr", "family_name": "BENCH",
@@ -62,42 +63,79 @@ def token(work: Path, port: int) -> str:
     return jwt.encode(claims, (work / "key.pem").read_bytes(), algorithm="RS256", headers={"kid": "bench-1"})
 
 
-def _document_reference(unique_id: str, type_code: str, class_code: str, title: str, subject: str,
-                        content: bytes, mime: str, binary_url: str, fmt: str) -> dict:
+NOS = "https://mos.esante.gouv.fr/NOS/"
+FACILITY_SYSTEM = NOS + "TRE_R02-SecteurActivite/FHIR/TRE-R02-SecteurActivite"
+PRACTICE_SYSTEM = NOS + "TRE_A01-CadreExercice/FHIR/TRE-A01-CadreExercice"
+CONFIDENTIALITY = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
+INS_TEST = "urn:oid:1.2.250.1.213.1.4.10"
+
+
+def _django() -> None:
+    sys.path.insert(0, str(ROOT / "src"))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "carnet.settings")
+    import django
+
+    django.setup()
+
+
+def _document_reference(*, unique_id: str, type_code: str, type_system: str, class_code: str, title: str,
+                        date: str, content: bytes, mime: str, fmt: str, rpps: str, patient: dict,
+                        facility: str = "SA07", practice: str = "AMBULATOIRE") -> dict:
+    """A PDSm comprehensive DocumentReference (the shape tests/fhir/mhd_support.py builds)."""
     return {
         "resourceType": "DocumentReference",
+        "contained": [
+            {"resourceType": "Practitioner", "id": "auteur",
+             "identifier": [{"system": "urn:oid:1.2.250.1.71.4.2.1", "value": "8" + rpps}],
+             "name": [{"family": "BENCH", "given": ["Dr"]}]},
+            {"resourceType": "Patient", "id": "patient", **patient},
+        ],
         "masterIdentifier": {"system": "urn:ietf:rfc:3986", "value": unique_id},
         "status": "current",
-        "type": {"coding": [{"system": "http://loinc.org", "code": type_code}]},
+        "type": {"coding": [{"system": type_system, "code": type_code}]},
         "category": [{"coding": [{"system": CLASS_SYSTEM, "code": class_code}]}],
-        "subject": {"reference": subject},
-        "date": "2025-04-30T09:30:00+01:00",
-        "contained": [{"resourceType": "Practitioner", "id": "author",
-                       "identifier": [{"system": "urn:oid:1.2.250.1.71.4.2.1", "value": "810000000998"}],
-                       "name": [{"family": "BENCH", "given": ["Dr"]}]}],
-        "author": [{"reference": "#author"}],
+        "subject": {"reference": "Patient?identifier=" + patient["identifier"][0]["system"] + "|"
+                    + patient["identifier"][0]["value"]},
+        "date": date,
+        "author": [{"reference": "#auteur"}],
+        "securityLabel": [{"coding": [{"system": CONFIDENTIALITY, "code": "N"}]}],
         "content": [{
-            "attachment": {"contentType": mime, "language": "fr-FR", "url": binary_url, "size": len(content),
+            "attachment": {"contentType": mime, "language": "fr-FR", "url": "", "size": len(content),
                            "hash": base64.b64encode(hashlib.sha1(content).digest()).decode(),  # noqa: S324
-                           "title": title, "creation": "2025-04-30T09:00:00+01:00"},
+                           "title": title, "creation": date},
             "format": {"system": FORMAT_SYSTEM, "code": fmt},
         }],
         "context": {
-            "facilityType": {"coding": [{"code": "SA07"}]},
-            "practiceSetting": {"coding": [{"code": "AMBULATOIRE"}]},
-            "period": {"start": "2025-04-30T09:00:00+01:00"},
+            "period": {"start": date},
+            "facilityType": {"coding": [{"system": FACILITY_SYSTEM, "code": facility}]},
+            "practiceSetting": {"coding": [{"system": PRACTICE_SYSTEM, "code": practice}]},
+            "sourcePatientInfo": {"reference": "#patient"},
         },
     }
 
 
-def bundle(document: dict, content: bytes, subject: str) -> dict:
+def _patient(matricule: str, family: str, given: str, gender: str, birth_date: str) -> dict:
+    return {"identifier": [{"system": INS_TEST, "value": matricule}],
+            "name": [{"use": "official", "family": family, "given": [given]}],
+            "gender": gender, "birthDate": birth_date}
+
+
+def bundle(document: dict, content: bytes, rpps: str) -> dict:
     doc_url, bin_url = f"urn:uuid:{uuid.uuid4()}", f"urn:uuid:{uuid.uuid4()}"
     document["content"][0]["attachment"]["url"] = bin_url
+    author = document["contained"][0]
     submission_set = {
-        "resourceType": "List", "status": "current", "mode": "working",
-        "identifier": [{"system": "urn:ietf:rfc:3986", "value": f"urn:oid:1.2.250.1.999.{uuid.uuid4().int % 10**12}"}],
+        "resourceType": "List", "contained": [author], "status": "current", "mode": "working",
+        "extension": [
+            {"url": "https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-designationType",
+             "valueCodeableConcept": {"coding": [{"code": "07"}]}},
+            {"url": "https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-sourceId",
+             "valueIdentifier": {"value": "1.2.250.1.999.1"}},
+        ],
+        "identifier": [{"use": "usual", "system": "urn:ietf:rfc:3986",
+                        "value": f"urn:oid:1.2.250.1.999.{uuid.uuid4().int % 10**12}"}],
         "code": {"coding": [{"system": "https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes", "code": "submissionset"}]},
-        "subject": {"reference": subject}, "date": "2025-04-30T09:30:00+01:00",
+        "subject": dict(document["subject"]), "date": document["date"], "source": {"reference": "#auteur"},
         "entry": [{"item": {"reference": doc_url}}],
     }
     return {
@@ -112,7 +150,13 @@ def bundle(document: dict, content: bytes, subject: str) -> dict:
     }
 
 
-def cda_bodies(directory: Path, count: int) -> None:
+def cda_bodies(directory: Path, count: int, rpps: str) -> None:
+    """ITI-65 bundles of ~100 KB CDA R2 N1 documents: the ANS example with a ~70 KB PDF body and a
+    fresh unique id each, described from their own header as an LPS does."""
+    _django()
+    from carnet.documents.cda import read_cda_header
+    from carnet.documents.classification import document_type
+
     template = CDA_N1.read_text(encoding="utf-8")
     root_id = re.search(r'<id root="([^"]+)"(?: extension="([^"]*)")?/>', template)
     assert root_id is not None
@@ -123,20 +167,64 @@ def cda_bodies(directory: Path, count: int) -> None:
         body = re.sub(r"(<nonXMLBody>\s*<text[^>]*>)[^<]*(</text>)", lambda m: m.group(1) + base64.b64encode(pdf).decode() + m.group(2), template, count=1)
         body = body.replace(root_id.group(0), f'<id root="{unique}"/>', 1)
         data = body.encode("utf-8")
-        document = _document_reference(unique, "11488-4", "10", "Compte rendu (bench)",
-                                       "Patient?identifier=urn:oid:1.2.250.1.213.1.4.10|279035121518989",
-                                       data, "text/xml", "", "urn:ihe:iti:xds-sd:pdf:2008")
-        (directory / f"{index}.json").write_text(json.dumps(bundle(document, data, document["subject"]["reference"])))
+        header = read_cda_header(data)
+        known = document_type(header.type_code)
+        person = header.patient
+        assert person.ins is not None and known is not None
+        patient = _patient(person.ins.extension, person.birth_family_name, person.first_birth_given_name,
+                           {"F": "female", "M": "male"}.get(person.gender or "", "unknown"),
+                           person.birth_date.isoformat() if person.birth_date else "")
+        patient["identifier"][0]["system"] = f"urn:oid:{person.ins.root}"
+        document = _document_reference(
+            unique_id=f"urn:oid:{header.unique_id}", type_code=header.type_code, type_system="urn:oid:" + (header.code.system or ""),
+            class_code=known.class_code or "", title=header.title, date=header.effective_time.isoformat(), content=data,
+            mime="text/xml", fmt=header.format_code or "", rpps=rpps, patient=patient,
+            facility=header.healthcare_facility_type.code if header.healthcare_facility_type else "SA07",
+            practice=header.practice_setting.code if header.practice_setting else "AMBULATOIRE",
+        )
+        author = header.authors[0]
+        if author.id is not None and author.id.root == "1.2.250.1.71.4.2.1":
+            document["contained"][0]["identifier"][0]["value"] = author.id.extension
+        (directory / f"{index}.json").write_text(json.dumps(bundle(document, data, rpps)))
 
 
-def pdf_bodies(directory: Path, count: int, matricules: list[str]) -> None:
+def pdf_bodies(directory: Path, count: int, rpps: str, patients: int) -> None:
+    """ITI-65 bundles of 10 KB PDFs, spread over the generated holders (bench/generate.py)."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from identities import holder_traits
+
     for index in range(1, count + 1):
         data = b"%PDF-1.4\n" + os.urandom(10_240 - 16) + b"\n%%EOF\n"
-        subject = f"Patient?identifier=urn:oid:1.2.250.1.213.1.4.10|{matricules[index % len(matricules)]}"
-        unique = f"urn:uuid:{uuid.uuid4()}"
-        document = _document_reference(unique, "11488-4", "10", "Compte rendu (bench)", subject, data,
-                                       "application/pdf", "", "urn:ihe:iti:xds-sd:pdf:2008")
-        (directory / f"{index}.json").write_text(json.dumps(bundle(document, data, subject)))
+        traits = holder_traits(index % min(patients, 5000))
+        patient = _patient(traits["matricule"], traits["family"], traits["given"], "male", traits["birth_date"])
+        document = _document_reference(
+            unique_id=f"urn:uuid:{uuid.uuid4()}", type_code="11488-4", type_system="http://loinc.org", class_code="10",
+            title="Compte rendu (bench)", date="2025-04-30T09:30:00+01:00", content=data, mime="application/pdf",
+            fmt="urn:ihe:iti:xds-sd:pdf:2008", rpps=rpps, patient=patient,
+        )
+        (directory / f"{index}.json").write_text(json.dumps(bundle(document, data, rpps)))
+
+
+def probe(url: str, headers_file: Path, body: bytes | None = None) -> None:
+    """One request before the load: a scenario that fails is reported, not measured."""
+    headers = dict(line.split(": ", 1) for line in headers_file.read_text().splitlines() if ": " in line)
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST" if body else "GET")  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            response.read()
+    except urllib.error.HTTPError as error:
+        sys.exit(f"bench scenario fails: {request.method} {url} -> {error.code}\n{error.read()[:2000].decode(errors='replace')}")
+
+
+WARM_PATIENTS = 500
+
+
+def warm_up(base: str, headers_file: Path, paths: list[str]) -> None:
+    """Each path once (8 at a time): the professional's first access to each space."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda path: probe(base + path, headers_file), paths))
 
 
 def wrk(url: str, *, duration: int, connections: int, threads: int, env: dict[str, str], script: str) -> dict[str, float]:
@@ -175,7 +263,7 @@ def main() -> None:
     env = {**os.environ, "CARNET_MODE": "test", "CARNET_VAR_DIR": str(work / "var"), "DB_CONN_MAX_AGE": "600",
            "CARNET_CONTENT_STORE_URL": f"file://{work / 'content'}", "SITE_URL": f"http://127.0.0.1:{port}",
            "CARNET_JWT_AUDIENCE": f"http://127.0.0.1:{port}/fhir/R4", "LOG_LEVEL": "WARNING",
-           "PYTHONPATH": str(ROOT / "src")}
+           "PYTHONPATH": str(ROOT / "src"), "CARNET_FHIR_CHECK_OUTPUT": "0"}
     py = sys.executable
     run([py, str(ROOT / "manage.py"), "migrate", "--noinput", "-v0"], env)
     print(run([py, str(ROOT / "bench" / "generate.py"), "--patients", str(args.patients), "--documents", str(args.documents), "--out", str(work)], env).strip())
@@ -203,7 +291,7 @@ def main() -> None:
 def scenarios(args: argparse.Namespace, work: Path, port: int, env: dict[str, str]) -> dict[str, dict[str, float]]:
     base = f"http://127.0.0.1:{port}"
     headers = work / "headers.txt"
-    headers.write_text(f"Authorization: Bearer {token(work, port)}\nContent-Type: application/fhir+json\n")
+    headers.write_text(f"Authorization: Bearer {token(work, f'http://127.0.0.1:{port}/fhir/R4')}\nContent-Type: application/fhir+json\n")
     patients = (work / "patients.txt").read_text().split()
     documents = (work / "documents.txt").read_text().split()
     common = {**env, "HEADERS_FILE": str(headers), "WRK_THREADS": "2"}
@@ -217,36 +305,35 @@ def scenarios(args: argparse.Namespace, work: Path, port: int, env: dict[str, st
             other = work / f"{name}.headers"
             other.write_text(extra_headers)
             scenario_env["HEADERS_FILE"] = str(other)
+        probe(base + paths[0], Path(scenario_env["HEADERS_FILE"]))
+        # a short unmeasured run first: lazy imports, connections, caches
+        wrk(base, duration=3, connections=args.connections, threads=2, env=scenario_env, script="get_paths.lua")
         results[name] = wrk(base, duration=args.duration, connections=args.connections, threads=2, env=scenario_env, script="get_paths.lua")
 
+    # Steady state: the professional has already consulted the spaces read (a first access adds a
+    # notification to the holder, once per professional and space), and every worker is warm.
+    warm = patients[:WARM_PATIENTS]
+    warm_documents = [d for i, d in enumerate(documents) if i % len(patients) < WARM_PATIENTS]
+    searches = [f"/fhir/R4/DocumentReference?patient={p}&status=current&_count=20" for p in warm]
+    warm_up(base, headers, searches)
     gets("no-op (authenticated)", ["/api/v1/ping"])
-    gets("DocumentReference read", [f"/fhir/R4/DocumentReference/{d}" for d in documents[:50_000]])
-    gets("ITI-67 by patient", [f"/fhir/R4/DocumentReference?patient={p}&status=current&_count=20" for p in patients[:50_000]])
+    gets("DocumentReference read", [f"/fhir/R4/DocumentReference/{d}" for d in warm_documents])
+    gets("ITI-67 by patient", searches)
     session = (work / "session.txt").read_text()
+    rpps = json.loads((work / "author.json").read_text())["rpps"]
     gets("holder document list", ["/documents/"], extra_headers=f"Cookie: sessionid={session}\n")
     for name, builder, count in (
-        ("ITI-65 deposit, 100 KB CDA N1", lambda d, n: cda_bodies(d, n), args.duration * 400),
-        ("ITI-65 deposit, 10 KB PDF", lambda d, n: pdf_bodies(d, n, _matricules(patients, work, env)), args.duration * 600),
+        ("ITI-65 deposit, 100 KB CDA N1", lambda d, n: cda_bodies(d, n, rpps), args.duration * 400),
+        ("ITI-65 deposit, 10 KB PDF", lambda d, n: pdf_bodies(d, n, rpps, len(patients)), args.duration * 600),
     ):
         directory = work / f"bodies-{len(results)}"
         directory.mkdir()
         builder(directory, count)
+        probe(base + "/fhir/R4", headers, (directory / f"{count}.json").read_bytes())
         scenario_env = {**common, "BODIES_DIR": str(directory), "BODIES_COUNT": str(count), "POST_PATH": "/fhir/R4"}
         results[name] = wrk(base, duration=args.duration, connections=args.connections, threads=2, env=scenario_env, script="post_bodies.lua")
         shutil.rmtree(directory, ignore_errors=True)
     return results
-
-
-def _matricules(patients: list[str], work: Path, env: dict[str, str]) -> list[str]:
-    # the generator's INS numbering, recomputed (bench/generate.py `_nir`)
-    sys.path.insert(0, str(ROOT / "src"))
-    from carnet.identity.ins import nir_key
-
-    values = []
-    for index in range(min(len(patients), 5000)):
-        body = f"1{80 + index % 20:02d}{1 + index % 12:02d}75{index:06d}"
-        values.append(body + f"{nir_key(body):02d}")
-    return values
 
 
 TARGETS = {

@@ -34,35 +34,35 @@ from carnet.core import clock  # noqa: E402
 from carnet.documents.models import DocumentEntry  # noqa: E402
 from carnet.identity import services as identity  # noqa: E402
 from carnet.identity.identifiers import luhn_check_digit  # noqa: E402
-from carnet.identity.ins import OID_NIR_TEST, nir_key  # noqa: E402
+from carnet.identity.ins import OID_NIR_TEST  # noqa: E402
 from carnet.identity.models import Holder, Organisation, Professional, RegisteredIssuer  # noqa: E402
 from carnet.portal import session as portal_session  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "bench"))
+from identities import holder_traits  # noqa: E402
 
 ISSUER = "urn:carnet:bench:lps"
 BATCH = 5000
 
 
-def _nir(index: int) -> str:
-    body = f"1{80 + index % 20:02d}{1 + index % 12:02d}75{index:06d}"
-    return body + f"{nir_key(body):02d}"
-
-
 def _holders(count: int) -> list[uuid.UUID]:
     ids: list[uuid.UUID] = []
     for start in range(0, count, BATCH):
-        rows = [
-            Holder(
-                id=uuid.uuid4(),
-                ins_matricule=_nir(i),
-                ins_oid=OID_NIR_TEST,
-                birth_family_name=f"BENCH{i}",
-                birth_given_names="ALEX",
-                birth_date=dt.date(1980, 1 + i % 12, 1 + i % 28),
-                sex="M",
-                birth_place_code="75056",
+        rows = []
+        for i in range(start, min(count, start + BATCH)):
+            traits = holder_traits(i)
+            rows.append(
+                Holder(
+                    id=uuid.uuid4(),
+                    ins_matricule=traits["matricule"],
+                    ins_oid=OID_NIR_TEST,
+                    birth_family_name=traits["family"],
+                    birth_given_names=traits["given"],
+                    birth_date=dt.date.fromisoformat(traits["birth_date"]),
+                    sex="M",
+                    birth_place_code="75056",
+                )
             )
-            for i in range(start, min(count, start + BATCH))
-        ]
         Holder.objects.bulk_create(rows)
         ids.extend(row.id for row in rows)
     return ids
@@ -107,7 +107,10 @@ def main() -> None:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    organisation = Organisation.objects.create(idnst="1750000016", name="Centre de bench")
+    finess_body = "75000009"
+    organisation = Organisation.objects.create(
+        idnst="1" + finess_body + str(luhn_check_digit(finess_body)), name="Centre de bench"
+    )
     rpps_body = "1000000099"
     author = Professional.objects.create(
         rpps=rpps_body + str(luhn_check_digit(rpps_body)), family_name="BENCH", given_name="Dr",

@@ -224,6 +224,9 @@ CARNET_CONTENT_KEK_ID = env_str("CARNET_CONTENT_KEK_ID", "")
 # file:///abs/path (default: VAR_DIR/documents) or s3://bucket/prefix?endpoint=...&region=...
 CARNET_CONTENT_STORE_URL = env_str("CARNET_CONTENT_STORE_URL", "")
 CARNET_MAX_DOCUMENT_BYTES = env_int("CARNET_MAX_DOCUMENT_BYTES", 20 * 1024 * 1024)
+# Check every FHIR resource Carnet emits against R4 (carnet.fhir.emitted): a safety net for
+# development and tests; in production it costs ~1 ms per resource for rows validated on entry.
+CARNET_FHIR_CHECK_OUTPUT = env_bool("CARNET_FHIR_CHECK_OUTPUT", not PRODUCTION)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 40 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 

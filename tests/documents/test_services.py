@@ -312,3 +312,29 @@ def test_closing_the_space_destroys_the_key(actor, holder):
     services.close_space_content(holder.pk)
     with pytest.raises(services.SpaceClosed):
         services.read_content(actor, str(entry.pk))
+
+
+def test_facets_count_every_visible_document_by_category_type_and_depositor(
+    actor, holder, personas
+):
+    for i, type_code in enumerate(["11488-4", "11488-4", "11502-2"]):
+        _deposit(
+            actor,
+            holder,
+            pdf_submission(f"1.2.250.1.999.5.{i}", type_code=type_code),
+            PDF + f"facet {i}".encode(),
+        )
+    facets = services.document_facets(actor, patient_id=str(holder.pk), filters=SearchFilters())
+    assert facets.total == 3
+    assert facets.categories == {"comptes-rendus": 2, "resultats-de-biologie": 1}
+    assert set(facets.types) == {"11488-4", "11502-2"}
+    assert [kind for _label, kind, _id in facets.depositors] == ["holder"]
+    event = AuditEvent.objects.filter(patient_id=holder.pk).latest("seq")
+    assert (event.action, event.outcome, event.details["kind"]) == (
+        "documents:document:search",
+        "allowed",
+        "facets",
+    )
+    stranger = actor_for_user(personas.other_patient.user)
+    hidden = services.document_facets(stranger, patient_id=str(holder.pk), filters=SearchFilters())
+    assert (hidden.total, hidden.categories, hidden.depositors) == (0, {}, [])

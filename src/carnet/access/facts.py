@@ -59,22 +59,13 @@ def load_relation(actor: Actor, patient_id: str, *, now: dt.datetime) -> Relatio
         extended_rights=any(r.extended_rights for r in valid),
         care_team=bool(valid),
         care_team_basis=next((str(b) for b in _BASIS_ORDER if b in bases), ""),
-        right_expired=not valid and _had_right(patient_key, professional_id, now),
+        # An expired right (not one the holder removed): the professional may be told to renew it.
+        right_expired=not valid and any(r.expires_at is not None for r in rights),
         first_access=not audit.has_consulted(
             patient_id, actor_kind=actor.kind.value, actor_id=actor.id
         ),
         **oppositions,
     )
-
-
-def _had_right(patient_key: uuid.UUID, professional_id: uuid.UUID, now: dt.datetime) -> bool:
-    """An expired right (not one the holder removed): the professional may be told to renew it."""
-    return CareTeamMember.objects.filter(
-        patient_id=patient_key,
-        professional_id=professional_id,
-        ended_at__isnull=True,
-        expires_at__lte=now,
-    ).exists()
 
 
 def _uuid(value: str) -> uuid.UUID | None:

@@ -21,13 +21,14 @@ import contextlib
 import datetime as dt
 import importlib
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Min, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from carnet.access import gate
@@ -877,6 +878,52 @@ def search_documents(
     total = visible.count()
     page = list(visible.order_by(*ordering, "pk")[offset : offset + limit]) if limit else []
     return Page(rows=page, total=total, offset=offset, limit=limit)
+
+
+@dataclass(frozen=True)
+class Facets:
+    """What the filters of a space's document list offer, counted over every visible document."""
+
+    total: int
+    categories: dict[str, int]  # holder category slug -> documents
+    types: dict[str, str]  # type code -> display
+    depositors: list[tuple[str, str, str]]  # (label, kind, id) of who deposited
+
+
+def document_facets(actor: Actor, *, patient_id: str, filters: SearchFilters) -> Facets:
+    """Counts per category, the types and the depositors of the documents the actor may see in
+    one space (the portal's filter choices): aggregates, never the rows themselves."""
+    rows = _filtered(DocumentEntry.objects.filter(patient_id=_uuid_or_none(patient_id)), filters)
+    visible = gate.visible(
+        actor,
+        Action.DOCUMENTS_DOCUMENT_SEARCH,
+        rows,
+        searched_patient_id=str(patient_id) if _holder_exists(patient_id) else None,
+        details={"filters": _describe(filters), "kind": "facets"},
+    )
+    groups = list(
+        visible.order_by()
+        .values("holder_category", "type_code", "type_display", "depositor_label")
+        .annotate(
+            count=Count("pk"),
+            depositor_kind=Min("depositor_kind"),
+            depositor_id=Min("depositor_id"),
+        )
+    )
+    categories: Counter[str] = Counter()
+    types: dict[str, str] = {}
+    depositors: dict[str, tuple[str, str, str]] = {}
+    for group in groups:
+        categories[group["holder_category"]] += group["count"]
+        types.setdefault(group["type_code"], group["type_display"] or group["type_code"])
+        label = group["depositor_label"]
+        depositors.setdefault(label, (label, group["depositor_kind"], group["depositor_id"]))
+    return Facets(
+        total=sum(categories.values()),
+        categories=dict(categories),
+        types=types,
+        depositors=list(depositors.values()),
+    )
 
 
 def _holder_exists(patient_id: str) -> bool:

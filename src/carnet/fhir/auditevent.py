@@ -23,7 +23,7 @@ from ninja import Router
 from carnet.access import trace
 from carnet.access.actors import Actor
 from carnet.core.errors import InvalidInput
-from carnet.fhir import capability
+from carnet.fhir import capability, emitted
 from carnet.fhir.dates import BadDate, instant, period_of
 from carnet.fhir.outcome import fhir_response
 from carnet.identity.professions import OID_PROFESSION_G15
@@ -148,7 +148,7 @@ def _bundle(
             }
             for resource in resources
         ]
-    Bundle.model_validate(bundle)
+    emitted.check(Bundle, bundle)
     return bundle
 
 
@@ -244,5 +244,5 @@ def audit_event(entry: trace.TraceEntry) -> dict[str, Any]:
         },
         "entity": entities,
     }
-    AuditEvent.model_validate(resource)
+    emitted.check(AuditEvent, resource)
     return resource

@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from carnet.access.actors import Actor
 from carnet.core.errors import InvalidInput
-from carnet.fhir import capability
+from carnet.fhir import capability, emitted
 from carnet.fhir.outcome import fhir_response
 from carnet.messaging import services as messaging
 
@@ -97,7 +97,7 @@ def communication_resource(
     }
     if parent_id:
         resource["inResponseTo"] = [{"reference": f"Communication/{parent_id}"}]
-    Communication.model_validate(resource)
+    emitted.check(Communication, resource)
     return resource
 
 

@@ -32,7 +32,7 @@ from pydantic import ValidationError
 from carnet.access import services as access
 from carnet.access.actors import Actor
 from carnet.core.errors import InvalidInput
-from carnet.fhir import capability
+from carnet.fhir import capability, emitted
 from carnet.fhir.bundle import read_json
 from carnet.fhir.dates import BadDate, instant, period_of
 from carnet.fhir.outcome import fhir_response
@@ -144,5 +144,5 @@ def consent_resource(declared: access.DeclaredConsent, actor: Actor) -> dict[str
     }
     if not resource["organization"]:
         del resource["organization"]
-    Consent.model_validate(resource)
+    emitted.check(Consent, resource)
     return resource

@@ -38,7 +38,7 @@ from carnet.documents.services import (
     DocumentSubmission,
     labels_of,
 )
-from carnet.fhir import dates
+from carnet.fhir import dates, emitted
 from carnet.fhir.issues import Issues, check_structure
 from carnet.fhir.participants import (
     Ins,
@@ -936,7 +936,7 @@ def document_reference(entry: DocumentEntry, *, base_url: str) -> dict[str, Any]
         resource["relatesTo"] = [
             {"code": "replaces", "target": {"reference": f"DocumentReference/{entry.replaces_id}"}}
         ]
-    DocumentReference.model_validate(resource)
+    emitted.check(DocumentReference, resource)
     return resource
 
 

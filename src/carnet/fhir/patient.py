@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from fhir.resources.R4B.patient import Patient
 
+from carnet.fhir import emitted
 from carnet.identity.ins import OID_KINDS
 
 if TYPE_CHECKING:
@@ -74,5 +75,5 @@ def patient_resource(holder: Holder) -> dict[str, Any]:
         if holder.used_given_name:
             usual["given"] = [holder.used_given_name]
         resource["name"].append(usual)
-    Patient.model_validate(resource)
+    emitted.check(Patient, resource)
     return resource

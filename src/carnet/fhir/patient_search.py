@@ -22,7 +22,7 @@ from ninja import Router
 from carnet.access import services as access
 from carnet.access.actors import Actor
 from carnet.core.errors import InvalidInput
-from carnet.fhir import capability
+from carnet.fhir import capability, emitted
 from carnet.fhir.outcome import fhir_response
 from carnet.fhir.patient import patient_resource
 
@@ -110,5 +110,5 @@ def search_bundle(request: HttpRequest, found: access.PatientAccess | None) -> d
     }
     if not entries:
         del bundle["entry"]
-    Bundle.model_validate(bundle)
+    emitted.check(Bundle, bundle)
     return bundle

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from fhir.resources.R4B.list import List as FhirList
 
 from carnet.documents.services import SubmissionSetData
-from carnet.fhir import dates
+from carnet.fhir import dates, emitted
 from carnet.fhir.documents import PDSM, RFC3986, master_identifier, unique_id_of
 from carnet.fhir.issues import Issues, check_structure
 from carnet.fhir.participants import (
@@ -240,5 +240,5 @@ def submission_set_list(row: SubmissionSet, documents: Sequence[DocumentEntry]) 
             resource["source"] = {"extension": [{"url": AUTHOR_ORG, "valueReference": source}]}
         else:
             resource["source"] = source
-    FhirList.model_validate(resource)
+    emitted.check(FhirList, resource)
     return resource

@@ -12,38 +12,44 @@ from carnet.identity.services import actor_for_professional
 from carnet.identity.tokens import IssuerKeys, verify_professional_token
 
 
-def _resolve_issuer(issuer: str) -> IssuerKeys | None:
-    row = RegisteredIssuer.objects.filter(issuer=issuer, is_active=True).first()
-    if row is None:
-        return None
-    return IssuerKeys(issuer=row.issuer, jwks=row.jwks)
-
-
 def actor_for_token(token: str, *, audience: str, now: int) -> Actor:
     """Verify the token (raises TokenRejected) and return the professional actor it describes."""
+    resolved: dict[str, RegisteredIssuer] = {}
+
+    def resolve_issuer(issuer: str) -> IssuerKeys | None:
+        row = RegisteredIssuer.objects.filter(issuer=issuer, is_active=True).first()
+        if row is None:
+            return None
+        resolved[row.issuer] = row
+        return IssuerKeys(issuer=row.issuer, jwks=row.jwks)
+
     claims = verify_professional_token(
         token,
-        resolve_issuer=_resolve_issuer,
+        resolve_issuer=resolve_issuer,
         audience=audience,
         now=now,
         max_lifetime=settings.CARNET_JWT_MAX_LIFETIME_SECONDS,
         leeway=settings.CARNET_JWT_LEEWAY_SECONDS,
     )
-    issuer = RegisteredIssuer.objects.get(issuer=claims.issuer)
+    issuer = resolved.get(claims.issuer) or RegisteredIssuer.objects.get(issuer=claims.issuer)
     if issuer.is_insurer:
         return Actor(
             kind=ActorKind.SYSTEM, id=f"issuer:{issuer.pk}", label=issuer.name, channel="api"
         )
-    professional, _created = Professional.objects.get_or_create(
-        rpps=claims.rpps,
-        defaults={
-            "family_name": claims.family_name,
-            "given_name": claims.given_name,
-            "profession_code": claims.profession,
-            "specialty_code": claims.specialty or "",
-            "pharmacist_section": claims.pharmacist_section or "",
-        },
+    professional = (
+        Professional.objects.select_related("organisation").filter(rpps=claims.rpps).first()
     )
+    if professional is None:
+        professional, _created = Professional.objects.get_or_create(
+            rpps=claims.rpps,
+            defaults={
+                "family_name": claims.family_name,
+                "given_name": claims.given_name,
+                "profession_code": claims.profession,
+                "specialty_code": claims.specialty or "",
+                "pharmacist_section": claims.pharmacist_section or "",
+            },
+        )
     actor = actor_for_professional(
         professional,
         channel="api",

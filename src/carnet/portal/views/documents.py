@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import mimetypes
 import re
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -50,7 +49,6 @@ from carnet.portal.forms_documents import (
 from carnet.portal.views.home import current_space
 
 # The filter choices come from this many of the space's most recent documents (the service's cap).
-SAMPLE_SIZE = 100
 # What the browser may show inline: anything else is only offered as a download.
 INLINE_TYPES = frozenset({"application/pdf", "image/jpeg", "image/png"})
 # The body of an N1 CDA, known from its format code (ASS_A12) without reading the content.
@@ -125,12 +123,16 @@ def _category_label(slug: str) -> str:
 
 
 def _depositor(entry: Any, mine: bool) -> str:
+    return _depositor_kind(str(entry.depositor_kind), str(entry.depositor_label), mine)
+
+
+def _depositor_kind(kind: str, label: str, mine: bool) -> str:
     if mine:
         return _("vous")
-    if entry.depositor_kind == "insurer":
+    if kind == "insurer":
         return _("l'Assurance Maladie")
-    if entry.depositor_label:
-        return str(entry.depositor_label)
+    if label:
+        return label
     return _("un professionnel de santé")
 
 
@@ -279,34 +281,35 @@ def _results(request: HttpRequest, page: documents.Page | None) -> dict[str, Any
 
 
 def _choices(request: HttpRequest, space_id: str, form: DocumentFilterForm) -> dict[str, Any]:
-    """Filter choices from the space's most recent documents (types, depositors, counts).
-
-    Category counts are shown only when that sample holds the whole space, so they are exact.
-    """
+    """Filter choices over all the documents of the space: category counts, types, depositors."""
     actor = request.actor  # type: ignore[attr-defined]
-    sample = documents.search_documents(
-        actor, patient_id=space_id, filters=SearchFilters(), limit=SAMPLE_SIZE
-    )
-    counts = Counter(entry.holder_category for entry in sample.rows)
-    complete = sample.total <= len(sample.rows)
+    facets = documents.document_facets(actor, patient_id=space_id, filters=SearchFilters())
     chosen = form.cleaned_data if form.is_valid() else {}
-    types = {entry.type_code: entry.type_display for entry in sample.rows}
+    types = dict(facets.types)
     if chosen.get("type") and chosen["type"] not in types:
         known = classification.document_type(chosen["type"])
         types[chosen["type"]] = known.display if known else chosen["type"]
-    authors = {entry.depositor_label: _shown(entry, actor).depositor for entry in sample.rows}
+    authors = {
+        label: _depositor_label(label, kind, depositor_id, actor)
+        for label, kind, depositor_id in facets.depositors
+    }
     if chosen.get("auteur") and chosen["auteur"] not in authors:
         authors[chosen["auteur"]] = chosen["auteur"]
     return {
         "categories": [
-            {"slug": c.slug, "label": c.label, "count": counts[c.slug] if complete else None}
+            {"slug": c.slug, "label": c.label, "count": facets.categories.get(c.slug, 0)}
             for c in classification.holder_categories()
         ],
-        "all_count": sample.total,
+        "all_count": facets.total,
         "types": sorted(types.items(), key=lambda item: item[1].lower()),
         "authors": sorted(authors.items(), key=lambda item: item[1].lower()),
-        "empty_space": sample.total == 0,
+        "empty_space": facets.total == 0,
     }
+
+
+def _depositor_label(label: str, kind: str, depositor_id: str, actor: Any) -> str:
+    mine = kind == "holder" and depositor_id == actor.id
+    return _depositor_kind(kind, label, mine)
 
 
 _MASKED_MESSAGE = gettext_lazy(
