@@ -52,10 +52,12 @@ test: $(STAMP) system-deps check ## everything CI runs: system deps, checks, tes
 	echo "== pytest on PostgreSQL"; $(MAKE) --no-print-directory test-postgres || exit 1; \
 	echo "== tests done in $$(( $$(date +%s) - start )) s (SQLite and PostgreSQL)"
 
-bench: $(STAMP) system-deps ## benchmarks, not part of `make test` (PATIENTS=100000 DOCUMENTS=2000000 for the full set)
+bench: $(STAMP) system-deps ## benchmarks, not part of `make test`: documents API (PATIENTS=100000 DOCUMENTS=2000000 for the full set), messaging gateway
 	@command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk
 	CARNET_MODE=test tools/with-postgres $(PY) bench/documents.py \
 	  --patients $${PATIENTS:-2000} --documents $${DOCUMENTS:-40000} --duration $${DURATION:-10}
+	CARNET_MODE=test tools/with-postgres sh -c 'MESSAGING_BENCH_DATABASE_URL=$$DATABASE_URL \
+	  $(PY) bench/messaging_gateway.py --messages $${MESSAGES:-200}'
 
 screenshots: $(STAMP) system-deps ## regenerate docs/screenshots/ (profile at phone and desktop width, synthesis PDF)
 	CARNET_MODE=test DATABASE_URL= CARNET_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots \

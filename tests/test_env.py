@@ -57,3 +57,46 @@ def test_production_refuses_the_development_secret(tmp_path):
     )
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+
+
+def _settings_in(tmp_path, **environment: str):
+    import subprocess
+    import sys
+
+    code = (
+        "import json, carnet.settings as s; print(json.dumps({k: getattr(s, k) for k in dir(s) "
+        "if k.startswith('CARNET_MSS_')}))"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env={"PYTHONPATH": "src", "CARNET_VAR_DIR": str(tmp_path), **environment},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_the_messaging_settings_come_from_the_environment(tmp_path):
+    import json
+
+    result = _settings_in(
+        tmp_path,
+        CARNET_MSS_TRUSTED_DOMAINS="mssante.fr, hopital.exemple",
+        CARNET_MSS_GATEWAY_PORT="2526",
+        CARNET_MSS_RELAY_STARTTLS="yes",
+        CARNET_MSS_MAX_ATTACHMENT_BYTES="1048576",
+    )
+    assert result.returncode == 0, result.stderr
+    values = json.loads(result.stdout)
+    assert values["CARNET_MSS_TRUSTED_DOMAINS"] == ["mssante.fr", "hopital.exemple"]
+    assert values["CARNET_MSS_GATEWAY_PORT"] == 2526
+    assert values["CARNET_MSS_RELAY_STARTTLS"] is True
+    assert values["CARNET_MSS_MAX_ATTACHMENT_BYTES"] == 1048576
+    assert values["CARNET_MSS_PATIENT_DOMAIN"] == "mssante.fr"
+    assert values["CARNET_MSS_MAX_MESSAGE_BYTES"] == 20 * 1024 * 1024
+
+
+def test_a_malformed_messaging_setting_stops_the_process(tmp_path):
+    result = _settings_in(tmp_path, CARNET_MSS_GATEWAY_PORT="vingt-cinq")
+    assert result.returncode != 0
+    assert "CARNET_MSS_GATEWAY_PORT" in result.stderr

@@ -42,11 +42,11 @@ print(holder.pk)
 CHECK = """
 import hashlib, json
 from carnet.documents.models import DocumentEntry
-from carnet.documents.services import _aad, _data_key, _store
+from carnet.documents.services import _aad, _store, data_key
 from carnet.documents.storage import read_decrypted
 rows = []
 for entry in DocumentEntry.objects.all():
-    key = _data_key(entry.patient_id)
+    key = data_key(entry.patient_id)
     stream = read_decrypted(_store(), entry.content_key, dek=key, aad=_aad(entry.pk))
     digest = hashlib.sha256(b"".join(stream)).hexdigest()
     ok = digest == entry.sha256

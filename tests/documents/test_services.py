@@ -338,3 +338,18 @@ def test_facets_count_every_visible_document_by_category_type_and_depositor(
     stranger = actor_for_user(personas.other_patient.user)
     hidden = services.document_facets(stranger, patient_id=str(holder.pk), filters=SearchFilters())
     assert (hidden.total, hidden.categories, hidden.depositors) == (0, {}, [])
+
+
+def test_the_title_search_ignores_accents_and_case(actor, holder):
+    _deposit(
+        actor,
+        holder,
+        pdf_submission("1.2.250.1.999.6.1", title="Échographie abdominale — cœur"),
+        PDF + b"echo",
+    )
+    _deposit(actor, holder, pdf_submission("1.2.250.1.999.6.2", title="Radio du genou"), PDF + b"x")
+    for text in ("echographie", "ÉCHO", "Abdominale", "coeur"):
+        found = services.search_documents(
+            actor, patient_id=str(holder.pk), filters=SearchFilters(text=text)
+        )
+        assert [d.title for d in found.rows] == ["Échographie abdominale — cœur"], text

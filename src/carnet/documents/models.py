@@ -8,11 +8,13 @@ crash leaves either a complete document or none.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from carnet.core.models import PatientOwned
+from carnet.core.text import folded
 
 
 class DepositorKind(models.TextChoices):
@@ -88,6 +90,8 @@ class DocumentEntry(PatientOwned):
     holder_category = models.CharField(max_length=40)
     dmp_space = models.CharField(max_length=40)
     title = models.CharField(max_length=300)
+    # The title without accents or case, for the holder's search (kept in step by save()).
+    title_folded = models.CharField(max_length=300, blank=True, default="", editable=False)
     description = models.TextField(blank=True)
     created_at_source = models.DateTimeField()  # creationTime (the document's own date)
     service_start = models.DateTimeField(null=True, blank=True)
@@ -139,6 +143,13 @@ class DocumentEntry(PatientOwned):
 
     def __str__(self) -> str:
         return self.title
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.title_folded = folded(self.title)[:300]
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "title" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "title_folded"}
+        super().save(*args, **kwargs)
 
 
 class DocumentVersion(PatientOwned):

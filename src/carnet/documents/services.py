@@ -37,6 +37,7 @@ from carnet.access.actors import Actor, ActorKind
 from carnet.access.policy import DocumentFacts, Target
 from carnet.core import clock
 from carnet.core.errors import CarnetError, Conflict, InvalidInput, NotFound
+from carnet.core.text import folded
 from carnet.documents import cda, classification
 from carnet.documents.crypto import KeyRing, generate_data_key
 from carnet.documents.models import (
@@ -166,8 +167,11 @@ def _keyring() -> KeyRing:
     return KeyRing.from_settings()
 
 
-def _data_key(patient_id: uuid.UUID) -> bytes:
-    """The patient's data key, created on first use; refused once destroyed (closed space)."""
+def data_key(patient_id: uuid.UUID) -> bytes:
+    """The patient's data key, created on first use; refused once destroyed (closed space).
+
+    Every encrypted content of a space uses it (documents, message attachments), so closing the
+    space destroys them all at once."""
     ring = _keyring()
     row = PatientKey.objects.filter(patient_id=patient_id).first()
     if row is None:
@@ -445,7 +449,7 @@ def _store_and_record(
     submission_set: SubmissionSetData | None,
     stored: list[str],
 ) -> list[DepositResult]:
-    dek = _data_key(holder.pk)
+    dek = data_key(holder.pk)
     store = _store()
     infos = []
     for item in prepared:
@@ -788,7 +792,7 @@ def find_document_by_unique_id(actor: Actor, patient_id: str, unique_id: str) ->
 def open_content(actor: Actor, document_id: str) -> tuple[DocumentEntry, Iterator[bytes]]:
     """Metadata and the decrypted content stream (ITI-68). Opening marks it read for the holder."""
     entry = get_document(actor, document_id)
-    dek = _data_key(entry.patient_id)
+    dek = data_key(entry.patient_id)
     stream = read_decrypted(_store(), entry.content_key, dek=dek, aad=_aad(entry.pk))
     if actor.kind is ActorKind.HOLDER and entry.opened_by_holder_at is None:
         DocumentEntry.objects.filter(pk=entry.pk, opened_by_holder_at__isnull=True).update(
@@ -945,7 +949,7 @@ def _filtered(rows: QuerySet[DocumentEntry], f: SearchFilters) -> QuerySet[Docum
     if f.author:
         rows = rows.filter(Q(depositor_label__icontains=f.author) | Q(author_organisation=f.author))
     if f.text:
-        rows = rows.filter(title__icontains=f.text)
+        rows = rows.filter(title_folded__contains=folded(f.text))
     if f.unique_ids:
         rows = rows.filter(unique_id__in=f.unique_ids)
     if f.created_from:

@@ -1,4 +1,5 @@
-"""The messaging settings, each with its default (settings.py reads them from the environment).
+"""The messaging settings, each with its default (settings.py reads them from the environment
+with the typed helpers of carnet/env.py; a test may override any of them).
 
 | setting | default | meaning |
 |---|---|---|
@@ -11,7 +12,7 @@
 | CARNET_MSS_GATEWAY_WORKERS | 4 | threads storing received messages (database work) |
 | CARNET_MSS_MAX_MESSAGE_BYTES | 20 MiB | per message (product decision) |
 | CARNET_MSS_MAX_ATTACHMENT_BYTES | 10 MiB | per attachment (product decision) |
-| CARNET_MSS_RELAY_HOST / _PORT | EMAIL_HOST / EMAIL_PORT | SMTP relay for the holders' replies |
+| CARNET_MSS_RELAY_HOST / _PORT | "" / 0 (EMAIL_HOST / _PORT) | relay for the holders' replies |
 | CARNET_MSS_RELAY_STARTTLS | False | STARTTLS to the relay (certificate verified) |
 | CARNET_MSS_RELAY_TLS_CA | "" | CA bundle to verify the relay (system store if empty) |
 | CARNET_MSS_RELAY_TLS_CERT / _KEY | "" | client certificate for the relay (MSSanté operators) |

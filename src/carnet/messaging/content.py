@@ -23,8 +23,7 @@ _AAD_PREFIX = b"carnet-message-attachment-v1:"
 def patient_data_key(patient_id: uuid.UUID) -> bytes:
     """The patient's data key (created on first use). Raises `documents.services.SpaceClosed`
     once the key was destroyed."""
-    # documents.services keeps this private for now; asked to make it public (`data_key`).
-    return documents._data_key(patient_id)
+    return documents.data_key(patient_id)
 
 
 def content_key(patient_id: uuid.UUID, attachment_id: uuid.UUID) -> str:

@@ -174,8 +174,8 @@ def _send(row: Outbox) -> None:
     from django.conf import settings
 
     email = build_email(row.message, row.recipient)
-    host = config.string("CARNET_MSS_RELAY_HOST", settings.EMAIL_HOST)
-    port = config.integer("CARNET_MSS_RELAY_PORT", settings.EMAIL_PORT)
+    host = config.string("CARNET_MSS_RELAY_HOST") or settings.EMAIL_HOST
+    port = config.integer("CARNET_MSS_RELAY_PORT", 0) or settings.EMAIL_PORT
     with smtplib.SMTP(host, port, timeout=config.integer("CARNET_MSS_RELAY_TIMEOUT", 30)) as smtp:
         if config.flag("CARNET_MSS_RELAY_STARTTLS"):
             smtp.starttls(context=_tls_context())
