@@ -30,6 +30,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--sort", default="cumulative", help="cumulative or tottime")
     parser.add_argument("--only", default="")
     parser.add_argument("--queries", action="store_true", help="print the SQL of one request")
     args = parser.parse_args()
@@ -109,7 +110,7 @@ def main() -> None:
         profiler.disable()
         elapsed = (time.perf_counter() - started) / (args.requests - 1)
         out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(args.top)
+        pstats.Stats(profiler, stream=out).sort_stats(args.sort).print_stats(args.top)
         print(f"\n===== {name}: {elapsed * 1000:.2f} ms per request (in process, profiled)")
         print("\n".join(line for line in out.getvalue().splitlines()[6:] if line.strip()))
 
