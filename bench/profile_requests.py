@@ -60,10 +60,10 @@ def main() -> None:
     portal.cookies["sessionid"] = (work / "session.txt").read_text()
     bodies = work / "bodies"
     bodies.mkdir()
-    bench.pdf_bodies(bodies, args.requests, rpps, len(patients))
+    bench.pdf_bodies(bodies, args.requests + 2, rpps, len(patients))
     cda = work / "cda"
     cda.mkdir()
-    bench.cda_bodies(cda, args.requests, rpps)
+    bench.cda_bodies(cda, args.requests + 2, rpps)
 
     def post(directory: Path):
         counter = iter(range(1, args.requests + 10**6))

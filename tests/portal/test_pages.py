@@ -73,6 +73,15 @@ def test_demo_data_is_idempotent_and_usable_through_the_api(client, settings, tm
     output = capsys.readouterr().out
     assert "Carnet-demo-2026!" in output
     assert "déjà présentes" in output
+    # The demo holder finds documents, a profile, measures and a message, each once.
+    from carnet.documents.models import DocumentEntry
+    from carnet.messaging.models import Message
+    from carnet.profile.models import Measure, ProfileItem
+
+    assert DocumentEntry.objects.filter(status="current").count() == 3
+    assert Message.objects.count() == 1
+    assert ProfileItem.objects.filter(kind="allergie").count() == 1
+    assert Measure.objects.filter(key="body-weight").count() == 3
     call_command("demo_token")
     token = capsys.readouterr().out.strip()
     settings.CARNET_JWT_AUDIENCE = settings.CARNET_JWT_AUDIENCE  # the token's audience

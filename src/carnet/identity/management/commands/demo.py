@@ -15,6 +15,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from jwt.algorithms import RSAAlgorithm
@@ -48,6 +49,7 @@ PROFESSIONALS: list[dict[str, str]] = [
         "given_name": "Claire",
         "profession_code": "10",
         "specialty_code": "G15_10/SM54",
+        "mssante_address": "claire.martin@medecin.mssante.fr",
     },
     {
         "rpps": _rpps("1000000002"),
@@ -90,6 +92,9 @@ class Command(BaseCommand):
         with transaction.atomic():
             created = self._create()
         key_path = self._write_software_key()
+        # What the demo holder finds in her space: each domain seeds its own part.
+        for command in ("demo_documents", "demo_profile", "demo_messages"):
+            call_command(command, stdout=self.stdout)
         self.stdout.write(
             self.style.SUCCESS(
                 "Données de démonstration prêtes."
