@@ -10,6 +10,8 @@ import datetime as dt
 import uuid
 from typing import Any
 
+from django.db.models import Exists, OuterRef, Subquery
+
 from carnet.access.actors import Actor, ActorKind
 from carnet.access.models import Basis, Block, CareTeamMember, SpaceSettings
 from carnet.access.policy import Relation
@@ -22,27 +24,48 @@ _BASIS_ORDER = (Basis.MEDECIN_TRAITANT, Basis.AUTHORISED, Basis.DECLARED_CONSENT
 
 def load_relation(actor: Actor, patient_id: str, *, now: dt.datetime) -> Relation | None:
     """The relation between `actor` and the space of `patient_id` at `now`, or None when there
-    is no such space (or the actor is neither a professional nor the system)."""
+    is no such space (or the actor is neither a professional nor the system).
+
+    Two queries for a professional: the space with its settings, the block and the earlier
+    consultation folded in, then the professional's rights (every API call pays for this).
+    """
     if actor.kind not in {ActorKind.PROFESSIONAL, ActorKind.SYSTEM}:
         return None
-    space_open = identity.space_is_open(patient_id)
-    if space_open is None:
-        return None
     if actor.kind is ActorKind.SYSTEM:
-        return Relation(space_open=space_open)
-    patient_key = uuid.UUID(patient_id)  # an existing holder's key: well formed
-    settings = SpaceSettings.objects.filter(patient_id=patient_key).first()
-    oppositions: dict[str, Any] = {
-        "break_glass_opposed": bool(settings and settings.break_glass_opposed),
-        "centre_15_opposed": bool(settings and settings.centre_15_opposed),
-        "mask_all": bool(settings and settings.mask_all),
-    }
+        space_open = identity.space_is_open(patient_id)
+        return None if space_open is None else Relation(space_open=space_open)
     professional_id = _uuid(actor.id)
+    settings = SpaceSettings.objects.filter(patient_id=OuterRef("pk"))
+    facts: dict[str, Any] = {
+        "rel_break_glass_opposed": Subquery(settings.values("break_glass_opposed")[:1]),
+        "rel_centre_15_opposed": Subquery(settings.values("centre_15_opposed")[:1]),
+        "rel_mask_all": Subquery(settings.values("mask_all")[:1]),
+    }
+    if professional_id is not None:
+        facts["rel_blocked"] = Exists(
+            Block.objects.filter(
+                patient_id=OuterRef("pk"),
+                professional_id=professional_id,
+                unblocked_at__isnull=True,
+            )
+        )
+        facts["rel_consulted"] = Exists(
+            audit.consultations(OuterRef("pk"), actor_kind=actor.kind.value, actor_id=actor.id)
+        )
+    row = identity.holder_rows(patient_id).annotate(**facts).values("space_status", *facts).first()
+    if row is None:
+        return None
+    space_open = identity.is_open_status(row["space_status"])
+    oppositions: dict[str, Any] = {
+        "break_glass_opposed": bool(row["rel_break_glass_opposed"]),
+        "centre_15_opposed": bool(row["rel_centre_15_opposed"]),
+        "mask_all": bool(row["rel_mask_all"]),
+    }
     if professional_id is None:
         return Relation(space_open=space_open, **oppositions)
     rights = list(
         CareTeamMember.objects.filter(
-            patient_id=patient_key,
+            patient_id=uuid.UUID(patient_id),
             professional_id=professional_id,
             ended_at__isnull=True,
             started_at__lte=now,
@@ -52,18 +75,14 @@ def load_relation(actor: Actor, patient_id: str, *, now: dt.datetime) -> Relatio
     bases = {r.basis for r in valid}
     return Relation(
         space_open=space_open,
-        blocked=Block.objects.filter(
-            patient_id=patient_key, professional_id=professional_id, unblocked_at__isnull=True
-        ).exists(),
+        blocked=bool(row["rel_blocked"]),
         medecin_traitant=Basis.MEDECIN_TRAITANT in bases,
         extended_rights=any(r.extended_rights for r in valid),
         care_team=bool(valid),
         care_team_basis=next((str(b) for b in _BASIS_ORDER if b in bases), ""),
         # An expired right (not one the holder removed): the professional may be told to renew it.
-        right_expired=not valid and any(r.expires_at is not None for r in rights),
-        first_access=not audit.has_consulted(
-            patient_id, actor_kind=actor.kind.value, actor_id=actor.id
-        ),
+        right_expired=not valid and bool(rights),
+        first_access=not row["rel_consulted"],
         **oppositions,
     )
 

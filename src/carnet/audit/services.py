@@ -205,19 +205,18 @@ HOLDER_KIND = "holder"
 def has_consulted(patient_id: uuid.UUID | str, *, actor_kind: str, actor_id: str) -> bool:
     """Whether this actor was ever allowed to consult this patient's space (reads and searches),
     so that the first consultation by a professional can be told to the holder."""
-    consultations = Q()
+    return consultations(patient_id, actor_kind=actor_kind, actor_id=actor_id).exists()
+
+
+def consultations(patient_id: Any, *, actor_kind: str, actor_id: str) -> QuerySet[AuditEvent]:
+    """The allowed consultations of a space by an actor (`patient_id` may be an `OuterRef`, for
+    callers that fold this into a query of their own)."""
+    verbs = Q()
     for verb in CONSULTATION_VERBS:
-        consultations |= Q(action__endswith=f":{verb}")
-    return (
-        AuditEvent.objects.filter(
-            patient_id=patient_id,
-            actor_kind=actor_kind,
-            actor_id=actor_id,
-            outcome=Outcome.ALLOWED,
-        )
-        .filter(consultations)
-        .exists()
-    )
+        verbs |= Q(action__endswith=f":{verb}")
+    return AuditEvent.objects.filter(
+        patient_id=patient_id, actor_kind=actor_kind, actor_id=actor_id, outcome=Outcome.ALLOWED
+    ).filter(verbs)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -394,6 +395,19 @@ def demo_professionals() -> list[Professional]:
 # --- Lookups for the access rules (no patient data is released by these) -----------------------
 
 OPEN_SPACE_STATUSES = frozenset({SpaceStatus.CREATED, SpaceStatus.ACTIVE})
+
+
+def holder_rows(patient_id: str) -> QuerySet[Holder]:
+    """The holder with this id as a queryset (none for a malformed id), for a caller that adds the
+    facts it needs to the same query (access.facts). Hand nothing out without the gate."""
+    try:
+        return Holder.objects.filter(pk=uuid.UUID(str(patient_id)))
+    except ValueError:
+        return Holder.objects.none()
+
+
+def is_open_status(space_status: str) -> bool:
+    return space_status in OPEN_SPACE_STATUSES
 
 
 def space_is_open(patient_id: str) -> bool | None:
