@@ -844,7 +844,8 @@ class SearchFilters:
     class_codes: tuple[str, ...] = ()
     holder_category: str = ""
     dmp_space: str = ""
-    author: str = ""
+    author: str = ""  # ITI-67: part of the depositor's name, or the author organisation's IDNST
+    depositor: str = ""  # the portal's choice: one depositor, exactly as listed by the facets
     text: str = ""
     unique_ids: tuple[str, ...] = ()
     created_from: dt.datetime | None = None
@@ -948,6 +949,8 @@ def _filtered(rows: QuerySet[DocumentEntry], f: SearchFilters) -> QuerySet[Docum
         rows = rows.filter(dmp_space=f.dmp_space)
     if f.author:
         rows = rows.filter(Q(depositor_label__icontains=f.author) | Q(author_organisation=f.author))
+    if f.depositor:
+        rows = rows.filter(depositor_label=f.depositor)
     if f.text:
         rows = rows.filter(title_folded__contains=folded(f.text))
     if f.unique_ids:

@@ -67,7 +67,7 @@ class DocumentFilterForm(forms.Form):
         return SearchFilters(
             holder_category=data["categorie"],
             type_codes=(data["type"],) if data["type"] else (),
-            author=data["auteur"].strip(),
+            depositor=data["auteur"].strip(),
             text=data["q"].strip(),
             sort=SORTS[data["tri"] or "recents"],
         )
