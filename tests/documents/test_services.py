@@ -353,3 +353,26 @@ def test_the_title_search_ignores_accents_and_case(actor, holder):
             actor, patient_id=str(holder.pk), filters=SearchFilters(text=text)
         )
         assert [d.title for d in found.rows] == ["Échographie abdominale — cœur"], text
+
+
+def test_the_portal_list_is_one_search_for_its_page_and_its_facets(actor, holder):
+    for i, type_code in enumerate(["11488-4", "11502-2", "11502-2"]):
+        _deposit(
+            actor,
+            holder,
+            pdf_submission(f"1.2.250.1.999.7.{i}", type_code=type_code),
+            PDF + f"list {i}".encode(),
+        )
+    before = AuditEvent.objects.filter(patient_id=holder.pk).count()
+    page, facets = services.document_list(
+        actor,
+        patient_id=str(holder.pk),
+        filters=SearchFilters(holder_category="resultats-de-biologie"),
+        limit=1,
+    )
+    assert (page.total, len(page.rows)) == (2, 1)
+    assert facets.total == 3  # the choices count the whole space, not the filtered page
+    events = AuditEvent.objects.filter(patient_id=holder.pk).order_by("seq")[before:]
+    assert [(e.action, e.details["kind"]) for e in events] == [
+        ("documents:document:search", "list+facets")
+    ]

@@ -296,7 +296,8 @@ def deposit_documents(
         gate.precheck(
             actor,
             Action.DOCUMENTS_DOCUMENT_CREATE,
-            Target("DocumentReference", patient_id=patient_key, document=_submitted_facts(item)),
+            # The same instant and relation as the batch's check: loaded once per deposit.
+            replace(grant.target, document=_submitted_facts(item)),
         )
     stored: list[str] = []
     try:
@@ -868,21 +869,8 @@ def search_documents(
     actor: Actor, *, patient_id: str, filters: SearchFilters, offset: int = 0, limit: int = 20
 ) -> Page:
     """The documents of one space the actor may see, filtered, sorted and paged (ITI-67, portal)."""
-    rows = _filtered(DocumentEntry.objects.filter(patient_id=_uuid_or_none(patient_id)), filters)
-    visible = gate.visible(
-        actor,
-        Action.DOCUMENTS_DOCUMENT_SEARCH,
-        rows,
-        searched_patient_id=str(patient_id) if _holder_exists(patient_id) else None,
-        details={"filters": _describe(filters)},
-    )
-    ordering = SORTS.get(filters.sort)
-    if ordering is None:
-        raise InvalidInput(_("Tri inconnu : %(sort)s.") % {"sort": filters.sort}, field="_sort")
-    limit = max(0, min(limit, 100))
-    total = visible.count()
-    page = list(visible.order_by(*ordering, "pk")[offset : offset + limit]) if limit else []
-    return Page(rows=page, total=total, offset=offset, limit=limit)
+    visible = _visible(actor, patient_id, {"filters": _describe(filters)})
+    return _page(_filtered(visible, filters), filters, offset, limit)
 
 
 @dataclass(frozen=True)
@@ -898,16 +886,42 @@ class Facets:
 def document_facets(actor: Actor, *, patient_id: str, filters: SearchFilters) -> Facets:
     """Counts per category, the types and the depositors of the documents the actor may see in
     one space (the portal's filter choices): aggregates, never the rows themselves."""
-    rows = _filtered(DocumentEntry.objects.filter(patient_id=_uuid_or_none(patient_id)), filters)
-    visible = gate.visible(
+    visible = _visible(actor, patient_id, {"filters": _describe(filters), "kind": "facets"})
+    return _facets(_filtered(visible, filters))
+
+
+def document_list(
+    actor: Actor, *, patient_id: str, filters: SearchFilters, offset: int = 0, limit: int = 20
+) -> tuple[Page, Facets]:
+    """The portal's list page in one search (one trace event): the filtered page, and the facets
+    of every document of the space the actor may see."""
+    visible = _visible(actor, patient_id, {"filters": _describe(filters), "kind": "list+facets"})
+    return _page(_filtered(visible, filters), filters, offset, limit), _facets(visible)
+
+
+def _visible(actor: Actor, patient_id: str, details: dict[str, Any]) -> QuerySet[DocumentEntry]:
+    return gate.visible(
         actor,
         Action.DOCUMENTS_DOCUMENT_SEARCH,
-        rows,
+        DocumentEntry.objects.filter(patient_id=_uuid_or_none(patient_id)),
         searched_patient_id=str(patient_id) if _holder_exists(patient_id) else None,
-        details={"filters": _describe(filters), "kind": "facets"},
+        details=details,
     )
+
+
+def _page(rows: QuerySet[DocumentEntry], filters: SearchFilters, offset: int, limit: int) -> Page:
+    ordering = SORTS.get(filters.sort)
+    if ordering is None:
+        raise InvalidInput(_("Tri inconnu : %(sort)s.") % {"sort": filters.sort}, field="_sort")
+    limit = max(0, min(limit, 100))
+    total = rows.count()
+    page = list(rows.order_by(*ordering, "pk")[offset : offset + limit]) if limit else []
+    return Page(rows=page, total=total, offset=offset, limit=limit)
+
+
+def _facets(rows: QuerySet[DocumentEntry]) -> Facets:
     groups = list(
-        visible.order_by()
+        rows.order_by()
         .values("holder_category", "type_code", "type_display", "depositor_label")
         .annotate(
             count=Count("pk"),

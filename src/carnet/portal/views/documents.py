@@ -46,7 +46,6 @@ from carnet.portal.forms_documents import (
     VisibilityForm,
     max_upload_label,
 )
-from carnet.portal.views.home import current_space
 
 # The filter choices come from this many of the space's most recent documents (the service's cap).
 # What the browser may show inline: anything else is only offered as a download.
@@ -280,10 +279,13 @@ def _results(request: HttpRequest, page: documents.Page | None) -> dict[str, Any
     }
 
 
-def _choices(request: HttpRequest, space_id: str, form: DocumentFilterForm) -> dict[str, Any]:
+def _choices(
+    request: HttpRequest, space_id: str, form: DocumentFilterForm, facets: documents.Facets | None
+) -> dict[str, Any]:
     """Filter choices over all the documents of the space: category counts, types, depositors."""
     actor = request.actor  # type: ignore[attr-defined]
-    facets = documents.document_facets(actor, patient_id=space_id, filters=SearchFilters())
+    if facets is None:  # the list itself could not be searched (invalid filters)
+        facets = documents.document_facets(actor, patient_id=space_id, filters=SearchFilters())
     chosen = form.cleaned_data if form.is_valid() else {}
     types = dict(facets.types)
     if chosen.get("type") and chosen["type"] not in types:
@@ -329,23 +331,27 @@ _SHOWN_MESSAGE = gettext_lazy(
 def document_list(request: HttpRequest) -> HttpResponse:
     space_id = _space_id(request)
     form = DocumentFilterForm(request.GET)
-    page = None
+    page, facets = None, None
+    partial = _partial(request)
     if form.is_valid():
+        actor = request.actor  # type: ignore[attr-defined]
+        filters, offset = form.search_filters(), form.offset()
         try:
-            page = documents.search_documents(
-                request.actor,  # type: ignore[attr-defined]
-                patient_id=space_id,
-                filters=form.search_filters(),
-                offset=form.offset(),
-                limit=PAGE_SIZE,
-            )
+            if partial:  # the filters stay as they are: only the results change
+                page = documents.search_documents(
+                    actor, patient_id=space_id, filters=filters, offset=offset, limit=PAGE_SIZE
+                )
+            else:  # one search (one trace event) for the page and the filter choices
+                page, facets = documents.document_list(
+                    actor, patient_id=space_id, filters=filters, offset=offset, limit=PAGE_SIZE
+                )
         except CarnetError as exc:
             form.add_error(None, exc.message)
             page = None
     context: dict[str, Any] = {"form": form, "results": _results(request, page)}
-    if _partial(request):  # htmx shows only 2xx answers: errors are in the fragment itself
+    if partial:  # htmx shows only 2xx answers: errors are in the fragment itself
         return render(request, "portal/documents/list.html#results", context | {"partial": True})
-    context |= _choices(request, space_id, form) | {"portal_space": current_space(request)}
+    context |= _choices(request, space_id, form, facets)
     status = 400 if form.errors else 200
     return render(request, "portal/documents/list.html", context, status=status)
 
@@ -367,7 +373,6 @@ def document_detail(request: HttpRequest, document_id: Any) -> HttpResponse:
         "organisation": _organisation(entry),
         "format_label": _format_label(entry),
         "class_label": _class_label(entry),
-        "portal_space": current_space(request),
     }
     return render(request, "portal/documents/detail.html", context)
 
@@ -444,7 +449,7 @@ def document_delete(request: HttpRequest, document_id: Any) -> HttpResponse:
             return redirect("portal:document", shown.entry.pk)
         messages.success(request, _("« %(title)s » a été supprimé.") % {"title": shown.entry.title})
         return redirect("portal:documents")
-    context = {"document": shown, "portal_space": current_space(request)}
+    context = {"document": shown}
     return render(request, "portal/documents/delete.html", context)
 
 
@@ -483,7 +488,7 @@ def _upload(request: HttpRequest, guard: BoundedUploadHandler) -> HttpResponse:
             form.add_error(_UPLOAD_FIELDS.get(exc.field or ""), exc.message)
         else:
             return _uploaded(request, result)
-    context = {"form": form, "max_size": max_upload_label(), "portal_space": current_space(request)}
+    context = {"form": form, "max_size": max_upload_label()}
     return render(
         request, "portal/documents/upload.html", context, status=400 if form.errors else 200
     )
