@@ -16,10 +16,47 @@ from carnet.access.actors import Actor, ActorKind
 from carnet.access.models import Basis, Block, CareTeamMember, SpaceSettings
 from carnet.access.policy import Relation
 from carnet.audit import services as audit
+from carnet.core.prepared import PreparedQuery
 from carnet.identity import services as identity
 
 # When one professional holds several rights, the strongest names the basis.
 _BASIS_ORDER = (Basis.MEDECIN_TRAITANT, Basis.AUTHORISED, Basis.DECLARED_CONSENT)
+
+
+def _space_facts(patient: uuid.UUID, **professional: Any) -> Any:
+    """The space's status and settings, and for a professional whether they are blocked and
+    whether they consulted it before: one query."""
+    settings = SpaceSettings.objects.filter(patient_id=OuterRef("pk"))
+    facts: dict[str, Any] = {
+        "rel_break_glass_opposed": Subquery(settings.values("break_glass_opposed")[:1]),
+        "rel_centre_15_opposed": Subquery(settings.values("centre_15_opposed")[:1]),
+        "rel_mask_all": Subquery(settings.values("mask_all")[:1]),
+    }
+    if professional:
+        facts["rel_blocked"] = Exists(
+            Block.objects.filter(
+                patient_id=OuterRef("pk"),
+                professional_id=professional["professional"],
+                unblocked_at__isnull=True,
+            )
+        )
+        facts["rel_consulted"] = Exists(
+            audit.consultations(
+                OuterRef("pk"),
+                actor_kind=professional["actor_kind"],
+                actor_id=professional["actor_id"],
+            )
+        )
+    return identity.holder_rows(str(patient)).annotate(**facts).values("space_status", *facts)[:1]
+
+
+# Every professional API call loads a relation: its query is compiled once (core.prepared).
+_SPACE = PreparedQuery(_space_facts, names=["patient"], uuid_names=["patient"])
+_SPACE_FOR_PROFESSIONAL = PreparedQuery(
+    _space_facts,
+    names=["patient", "professional", "actor_kind", "actor_id"],
+    uuid_names=["patient", "professional"],
+)
 
 
 def load_relation(actor: Actor, patient_id: str, *, now: dt.datetime) -> Relation | None:
@@ -35,24 +72,15 @@ def load_relation(actor: Actor, patient_id: str, *, now: dt.datetime) -> Relatio
         space_open = identity.space_is_open(patient_id)
         return None if space_open is None else Relation(space_open=space_open)
     professional_id = _uuid(actor.id)
-    settings = SpaceSettings.objects.filter(patient_id=OuterRef("pk"))
-    facts: dict[str, Any] = {
-        "rel_break_glass_opposed": Subquery(settings.values("break_glass_opposed")[:1]),
-        "rel_centre_15_opposed": Subquery(settings.values("centre_15_opposed")[:1]),
-        "rel_mask_all": Subquery(settings.values("mask_all")[:1]),
-    }
-    if professional_id is not None:
-        facts["rel_blocked"] = Exists(
-            Block.objects.filter(
-                patient_id=OuterRef("pk"),
-                professional_id=professional_id,
-                unblocked_at__isnull=True,
-            )
+    if professional_id is None:
+        row = _SPACE.first(patient=_uuid(patient_id))
+    else:
+        row = _SPACE_FOR_PROFESSIONAL.first(
+            patient=_uuid(patient_id),
+            professional=professional_id,
+            actor_kind=actor.kind.value,
+            actor_id=actor.id,
         )
-        facts["rel_consulted"] = Exists(
-            audit.consultations(OuterRef("pk"), actor_kind=actor.kind.value, actor_id=actor.id)
-        )
-    row = identity.holder_rows(patient_id).annotate(**facts).values("space_status", *facts).first()
     if row is None:
         return None
     space_open = identity.is_open_status(row["space_status"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import json
 from dataclasses import replace
 
 from django.conf import settings
@@ -10,6 +12,13 @@ from carnet.access.actors import Actor, ActorKind, PurposeOfUse
 from carnet.identity.models import Professional, RegisteredIssuer
 from carnet.identity.services import actor_for_professional
 from carnet.identity.tokens import IssuerKeys, verify_professional_token
+
+
+@functools.lru_cache(maxsize=256)
+def _issuer_keys(issuer: str, jwks_json: str) -> IssuerKeys:
+    """The parsed keys of a registration, kept while its JWKS is unchanged: the registration is
+    read on every call (a deactivated issuer is refused at once), parsing its keys is not redone."""
+    return IssuerKeys(issuer=issuer, jwks=json.loads(jwks_json))
 
 
 def actor_for_token(token: str, *, audience: str, now: int) -> Actor:
@@ -21,7 +30,7 @@ def actor_for_token(token: str, *, audience: str, now: int) -> Actor:
         if row is None:
             return None
         resolved[row.issuer] = row
-        return IssuerKeys(issuer=row.issuer, jwks=row.jwks)
+        return _issuer_keys(row.issuer, json.dumps(row.jwks, sort_keys=True))
 
     claims = verify_professional_token(
         token,
