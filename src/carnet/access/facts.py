@@ -10,7 +10,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Subquery
+from django.db.models import Exists, OuterRef, Q, Subquery
 
 from carnet.access.actors import Actor, ActorKind
 from carnet.access.models import Basis, Block, CareTeamMember, SpaceSettings
@@ -24,8 +24,8 @@ _BASIS_ORDER = (Basis.MEDECIN_TRAITANT, Basis.AUTHORISED, Basis.DECLARED_CONSENT
 
 
 def _space_facts(patient: uuid.UUID, **professional: Any) -> Any:
-    """The space's status and settings, and for a professional whether they are blocked and
-    whether they consulted it before: one query."""
+    """The space's status and settings and, for a professional at `now`, whether they are
+    blocked, whether they consulted it before and which rights they hold: one query."""
     settings = SpaceSettings.objects.filter(patient_id=OuterRef("pk"))
     facts: dict[str, Any] = {
         "rel_break_glass_opposed": Subquery(settings.values("break_glass_opposed")[:1]),
@@ -47,6 +47,20 @@ def _space_facts(patient: uuid.UUID, **professional: Any) -> Any:
                 actor_id=professional["actor_id"],
             )
         )
+        now = professional["now"]
+        # The professional's rights that have started and were not removed by the holder...
+        rights = CareTeamMember.objects.filter(
+            patient_id=OuterRef("pk"),
+            professional_id=professional["professional"],
+            ended_at__isnull=True,
+            started_at__lte=now,
+        )
+        facts["rel_had_right"] = Exists(rights)
+        # ... and those still valid, by basis.
+        valid = rights.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        facts["rel_extended_rights"] = Exists(valid.filter(extended_rights=True))
+        for basis in _BASIS_ORDER:
+            facts[f"rel_basis_{basis}"] = Exists(valid.filter(basis=basis))
     return identity.holder_rows(str(patient)).annotate(**facts).values("space_status", *facts)[:1]
 
 
@@ -54,8 +68,9 @@ def _space_facts(patient: uuid.UUID, **professional: Any) -> Any:
 _SPACE = PreparedQuery(_space_facts, names=["patient"], uuid_names=["patient"])
 _SPACE_FOR_PROFESSIONAL = PreparedQuery(
     _space_facts,
-    names=["patient", "professional", "actor_kind", "actor_id"],
+    names=["patient", "professional", "actor_kind", "actor_id", "now"],
     uuid_names=["patient", "professional"],
+    datetime_names=["now"],
 )
 
 
@@ -63,8 +78,8 @@ def load_relation(actor: Actor, patient_id: str, *, now: dt.datetime) -> Relatio
     """The relation between `actor` and the space of `patient_id` at `now`, or None when there
     is no such space (or the actor is neither a professional nor the system).
 
-    Two queries for a professional: the space with its settings, the block and the earlier
-    consultation folded in, then the professional's rights (every API call pays for this).
+    One query (compiled once) for a professional: the space with its settings, the block, the
+    earlier consultation and the professional's rights folded in — every API call pays for it.
     """
     if actor.kind not in {ActorKind.PROFESSIONAL, ActorKind.SYSTEM}:
         return None
@@ -80,6 +95,7 @@ def load_relation(actor: Actor, patient_id: str, *, now: dt.datetime) -> Relatio
             professional=professional_id,
             actor_kind=actor.kind.value,
             actor_id=actor.id,
+            now=now,
         )
     if row is None:
         return None
@@ -91,25 +107,16 @@ def load_relation(actor: Actor, patient_id: str, *, now: dt.datetime) -> Relatio
     }
     if professional_id is None:
         return Relation(space_open=space_open, **oppositions)
-    rights = list(
-        CareTeamMember.objects.filter(
-            patient_id=uuid.UUID(patient_id),
-            professional_id=professional_id,
-            ended_at__isnull=True,
-            started_at__lte=now,
-        )
-    )
-    valid = [r for r in rights if r.expires_at is None or r.expires_at > now]
-    bases = {r.basis for r in valid}
+    bases = [basis for basis in _BASIS_ORDER if row[f"rel_basis_{basis}"]]
     return Relation(
         space_open=space_open,
         blocked=bool(row["rel_blocked"]),
         medecin_traitant=Basis.MEDECIN_TRAITANT in bases,
-        extended_rights=any(r.extended_rights for r in valid),
-        care_team=bool(valid),
-        care_team_basis=next((str(b) for b in _BASIS_ORDER if b in bases), ""),
+        extended_rights=bool(row["rel_extended_rights"]),
+        care_team=bool(bases),
+        care_team_basis=str(bases[0]) if bases else "",
         # An expired right (not one the holder removed): the professional may be told to renew it.
-        right_expired=not valid and bool(rights),
+        right_expired=not bases and bool(row["rel_had_right"]),
         first_access=not row["rel_consulted"],
         **oppositions,
     )

@@ -8,6 +8,8 @@ with sentinel values, keeps its SQL, and runs it with the actual values bound in
 
 from __future__ import annotations
 
+import datetime as dt
+import secrets
 import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -17,22 +19,25 @@ from django.db import connection, models
 from django.db.models import QuerySet
 
 _UUID_FIELD: models.UUIDField[Any, Any] = models.UUIDField()
+_DATETIME_FIELD: models.DateTimeField[Any, Any] = models.DateTimeField()
 
 
 class PreparedQuery:
-    """`build(**sentinels)` returns a `.values()` queryset; `uuid_names` are the parameters that
-    are UUIDs (bound as the database stores them), the others are bound as given."""
+    """`build(**sentinels)` returns a `.values()` queryset; `uuid_names` and `datetime_names` are
+    the parameters bound as the database stores those types, the others are bound as given."""
 
     def __init__(
         self,
         build: Callable[..., QuerySet[Any]],
         *,
         names: Sequence[str],
-        uuid_names: Sequence[str],
+        uuid_names: Sequence[str] = (),
+        datetime_names: Sequence[str] = (),
     ) -> None:
         self._build = build
         self._names = tuple(names)
         self._uuid_names = frozenset(uuid_names)
+        self._datetime_names = frozenset(datetime_names)
         self._compiled: dict[str, tuple[str, tuple[str | None, ...], tuple[Any, ...]]] = {}
         self._columns: tuple[str, ...] = ()
         self._lock = threading.Lock()
@@ -51,6 +56,8 @@ class PreparedQuery:
     def _bind(self, name: str, value: Any) -> Any:
         if name in self._uuid_names:
             return _UUID_FIELD.get_db_prep_value(value, connection)
+        if name in self._datetime_names:
+            return _DATETIME_FIELD.get_db_prep_value(value, connection)
         return value
 
     def _sql(self) -> tuple[str, tuple[str | None, ...], tuple[Any, ...], tuple[str, ...]]:
@@ -62,10 +69,7 @@ class PreparedQuery:
         return sql, slots, constants, self._columns
 
     def _compile(self) -> tuple[str, tuple[str | None, ...], tuple[Any, ...]]:
-        sentinels: dict[str, Any] = {
-            name: uuid.uuid4() if name in self._uuid_names else f"\x00sentinel:{name}"
-            for name in self._names
-        }
+        sentinels: dict[str, Any] = {name: self._sentinel(name) for name in self._names}
         queryset = self._build(**sentinels)
         self._columns = tuple(queryset.query.values_select) + tuple(
             queryset.query.annotation_select
@@ -79,6 +83,15 @@ class PreparedQuery:
         if missing:
             raise AssertionError(f"prepared query does not use {sorted(missing)}")
         return sql, slots, tuple(params)
+
+    def _sentinel(self, name: str) -> Any:
+        if name in self._uuid_names:
+            return uuid.uuid4()
+        if name in self._datetime_names:  # a distinct instant no real value uses
+            return dt.datetime(2999, 1, 1, tzinfo=dt.UTC) + dt.timedelta(
+                microseconds=secrets.randbelow(10**6)
+            )
+        return f"\x00sentinel:{name}"
 
 
 def _hashable(value: Any) -> bool:
