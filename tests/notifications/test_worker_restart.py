@@ -152,8 +152,19 @@ def fresh_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callabl
 
     yield copy
     if _is_postgres():
+        import psycopg
+
         for name in [*copies, template]:
-            _postgres_admin("DROP DATABASE IF EXISTS {} WITH (FORCE)", name)
+            for attempt in range(50):
+                try:
+                    _postgres_admin("DROP DATABASE IF EXISTS {} WITH (FORCE)", name)
+                    break
+                except (psycopg.errors.ObjectInUse, psycopg.errors.InsufficientPrivilege):
+                    # an autovacuum worker may still be in it (a server without
+                    # tools/with-postgres's pg_signal_backend grant cannot end it): it finishes
+                    if attempt == 49:
+                        raise
+                    time.sleep(0.1)
 
 
 def _env(database_url: str, *, smtp_port: int, var_dir: Path) -> dict[str, str]:
