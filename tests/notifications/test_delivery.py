@@ -10,8 +10,9 @@ import socket
 import pytest
 from django.core.management import call_command
 
+from carnet.core.outgoing import MAX_ATTEMPTS, backoff
 from carnet.notifications import delivery, services
-from carnet.notifications.delivery import MAX_ATTEMPTS, Outcome, backoff
+from carnet.notifications.delivery import Outcome
 from carnet.notifications.kinds import NotificationKind
 from carnet.notifications.models import Delivery, DeliveryStatus
 from tests.factories import make_holder

@@ -33,17 +33,14 @@ from email.utils import format_datetime, formataddr
 from django.db import transaction
 from django.db.models import F, Q
 
-from carnet.core import clock
+from carnet.core import clock, outgoing
+from carnet.core.outgoing import MAX_ATTEMPTS
 from carnet.messaging import config, content
 from carnet.messaging.models import Attachment, Message, Outbox, OutboxStatus
 
 logger = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 10
-BASE_DELAY = dt.timedelta(seconds=30)
-MAX_DELAY = dt.timedelta(hours=1)
 LEASE = dt.timedelta(minutes=5)
-MAX_ERROR_LENGTH = 1000
 
 
 @dataclass
@@ -56,13 +53,6 @@ class PassReport:
     @property
     def handled(self) -> int:
         return self.sent + self.retry + self.failed
-
-
-def backoff(attempts: int) -> dt.timedelta:
-    """Delay before the next attempt after `attempts` failed ones (1 → BASE_DELAY), capped."""
-    exponent = min(max(attempts - 1, 0), 16)
-    delay: dt.timedelta = BASE_DELAY * (2**exponent)
-    return min(delay, MAX_DELAY)
 
 
 def queue(message: Message, recipient: str) -> Outbox:
@@ -185,39 +175,15 @@ def _send(row: Outbox) -> None:
         smtp.send_message(email, from_addr=row.message.sender_address, to_addrs=[row.recipient])
 
 
-def _is_permanent(exc: Exception) -> bool:
-    """A 5xx reply is final (RFC 5321 §4.2.1); anything else may succeed later."""
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        codes = [code for code, _text in exc.recipients.values()]
-        return bool(codes) and all(code >= 500 for code in codes)
-    if isinstance(exc, smtplib.SMTPResponseException):
-        return exc.smtp_code >= 500
-    return False
-
-
-def _describe(exc: Exception) -> str:
-    if isinstance(exc, smtplib.SMTPResponseException):
-        detail = exc.smtp_error
-        shown = detail.decode(errors="replace") if isinstance(detail, bytes) else str(detail)
-        text = f"SMTP {exc.smtp_code} {shown}"
-    elif isinstance(exc, smtplib.SMTPRecipientsRefused):
-        text = "SMTP " + "; ".join(
-            f"{code} {reply.decode(errors='replace')}" for code, reply in exc.recipients.values()
-        )
-    else:
-        text = f"{type(exc).__name__}: {exc}"
-    return text[:MAX_ERROR_LENGTH]
-
-
 def _record_failure(row: Outbox, token: str, exc: Exception) -> str:
-    error = _describe(exc)
-    if _is_permanent(exc) or row.attempts >= MAX_ATTEMPTS:
+    error = outgoing.describe(exc)
+    if outgoing.is_permanent(exc) or row.attempts >= MAX_ATTEMPTS:
         Outbox.objects.filter(pk=row.pk, claim_token=token).update(
             status=OutboxStatus.FAILED, lease_until=None, last_error=error
         )
         logger.warning("outbox %s failed after %s attempt(s): %s", row.pk, row.attempts, error)
         return "failed"
-    retry_at = clock.now() + backoff(row.attempts)
+    retry_at = clock.now() + outgoing.backoff(row.attempts)
     with transaction.atomic():
         Outbox.objects.filter(pk=row.pk, claim_token=token).update(
             status=OutboxStatus.PENDING,

@@ -16,7 +16,8 @@ State machine of a `Delivery`:
   of the claim token (a worker whose lease was taken over cannot overwrite the new state).
 - **Retries**: 4xx replies and network errors put the delivery back to `pending` after
   `BASE_DELAY * 2**(attempts-1)`, capped at `MAX_DELAY`; after `MAX_ATTEMPTS` attempts, or on a
-  5xx (permanent) reply, it is `failed` with the error kept. Attempts count claims, so a message
+  5xx (permanent) reply, it is `failed` with the error kept (the schedule and the judgement of
+  SMTP errors are those of every outbox: `core.outgoing`). Attempts count claims, so a message
   that kills its worker each time also ends `failed` instead of looping.
 
 What remains at-least-once, honestly: a worker that dies (or stalls past its lease) *after* the
@@ -45,7 +46,8 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils.translation import gettext as _
 
-from carnet.core import clock
+from carnet.core import clock, outgoing
+from carnet.core.outgoing import MAX_ATTEMPTS
 from carnet.notifications import recipients
 from carnet.notifications.email import send_templated
 from carnet.notifications.kinds import NotificationKind
@@ -53,12 +55,8 @@ from carnet.notifications.models import Delivery, DeliveryStatus
 
 logger = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 10
-BASE_DELAY = dt.timedelta(seconds=30)
-MAX_DELAY = dt.timedelta(hours=1)
 # Longer than any legitimate SMTP exchange (EMAIL_TIMEOUT bounds each socket operation).
 DEFAULT_LEASE_SECONDS = 300
-MAX_ERROR_LENGTH = 1000
 
 
 class Outcome(StrEnum):
@@ -85,14 +83,6 @@ class PassReport:
 
 def lease_seconds() -> int:
     return int(getattr(settings, "CARNET_NOTIFICATION_LEASE_SECONDS", DEFAULT_LEASE_SECONDS))
-
-
-def backoff(attempts: int) -> dt.timedelta:
-    """Delay before the next attempt, after `attempts` failed ones (1 → BASE_DELAY)."""
-    exponent = max(attempts - 1, 0)
-    if exponent > 16:  # 30 s * 2**16 is far beyond the cap already
-        return MAX_DELAY
-    return min(BASE_DELAY * (1 << exponent), MAX_DELAY)
 
 
 def message_id(idempotency_key: str) -> str:
@@ -181,38 +171,10 @@ def _send(delivery: Delivery) -> None:
             logger.info("delivery %s: closing the SMTP session failed: %s", delivery.pk, exc)
 
 
-def _is_permanent(exc: Exception) -> bool:
-    """A 5xx reply is final (RFC 5321 §4.2.1); anything else may succeed later."""
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        codes = [code for code, _message in exc.recipients.values()]
-        return bool(codes) and all(code >= 500 for code in codes)
-    if isinstance(exc, smtplib.SMTPResponseException):
-        return exc.smtp_code >= 500
-    return False
-
-
-def _describe(exc: Exception) -> str:
-    if isinstance(exc, smtplib.SMTPResponseException):
-        detail = (
-            exc.smtp_error.decode(errors="replace")
-            if isinstance(exc.smtp_error, bytes)
-            else exc.smtp_error
-        )
-        text = f"SMTP {exc.smtp_code} {detail}"
-    elif isinstance(exc, smtplib.SMTPRecipientsRefused):
-        text = "SMTP " + "; ".join(
-            f"{code} {message.decode(errors='replace')}"
-            for code, message in exc.recipients.values()
-        )
-    else:
-        text = f"{type(exc).__name__}: {exc}"
-    return text[:MAX_ERROR_LENGTH]
-
-
 def _record_failure(delivery: Delivery, token: str, exc: Exception) -> Outcome:
     now = clock.now()
-    error = _describe(exc)
-    if _is_permanent(exc) or delivery.attempts >= MAX_ATTEMPTS:
+    error = outgoing.describe(exc)
+    if outgoing.is_permanent(exc) or delivery.attempts >= MAX_ATTEMPTS:
         Delivery.objects.filter(pk=delivery.pk, claim_token=token).update(
             status=DeliveryStatus.FAILED, lease_until=None, last_error=error
         )
@@ -220,7 +182,7 @@ def _record_failure(delivery: Delivery, token: str, exc: Exception) -> Outcome:
             "delivery %s failed after %s attempt(s): %s", delivery.pk, delivery.attempts, error
         )
         return Outcome.FAILED
-    retry_at = now + backoff(delivery.attempts)
+    retry_at = now + outgoing.backoff(delivery.attempts)
     with transaction.atomic():
         Delivery.objects.filter(pk=delivery.pk, claim_token=token).update(
             status=DeliveryStatus.PENDING,

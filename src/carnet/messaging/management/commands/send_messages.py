@@ -8,54 +8,18 @@ by a worker that died). Several copies never send a message twice: each attempt 
 
 from __future__ import annotations
 
-import signal
-import time
-from types import FrameType
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
-from django.db import close_old_connections
-
+from carnet.core.outgoing import PollingCommand
 from carnet.messaging import outbound
 
 
-class Command(BaseCommand):
+class Command(PollingCommand):
     help = "Envoie les messages des titulaires en attente (une passe ; --loop pour continuer)."
+    item_label = "messages"
 
-    def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--loop", action="store_true", help="keep going until SIGTERM/SIGINT")
-        parser.add_argument(
-            "--interval", type=float, default=5.0, help="seconds between passes with --loop"
-        )
-        parser.add_argument("--limit", type=int, default=100, help="messages per pass")
+    def send_pass(self, limit: int) -> outbound.PassReport:
+        return outbound.send_pending(limit=limit)
 
-    def handle(self, *args: Any, **options: Any) -> None:
-        self.running = True
-        if not options["loop"]:
-            self._pass(options["limit"], verbose=True)
-            return
-        signal.signal(signal.SIGTERM, self._stop)
-        signal.signal(signal.SIGINT, self._stop)
-        while self.running:
-            close_old_connections()
-            report = self._pass(options["limit"], verbose=options["verbosity"] > 1)
-            close_old_connections()
-            if report.handled < options["limit"]:
-                self._sleep(options["interval"])
-
-    def _pass(self, limit: int, *, verbose: bool) -> outbound.PassReport:
-        report = outbound.send_pending(limit=limit)
-        if verbose or report.handled:
-            self.stdout.write(
-                f"envoyés : {report.sent}, à réessayer : {report.retry}, en échec : {report.failed}"
-            )
-        return report
-
-    def _sleep(self, seconds: float) -> None:
-        deadline = time.monotonic() + seconds
-        while self.running and time.monotonic() < deadline:
-            time.sleep(min(0.2, seconds))
-
-    def _stop(self, signum: int, frame: FrameType | None) -> None:
-        # Finish the current message (its outcome must be recorded), then exit.
-        self.running = False
+    def summary(self, report: Any) -> str:
+        return f"envoyés : {report.sent}, à réessayer : {report.retry}, en échec : {report.failed}"

@@ -9,29 +9,23 @@ attempt first claims the delivery with a conditional UPDATE.
 
 from __future__ import annotations
 
-import signal
-import time
-from types import FrameType
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
-from django.db import close_old_connections
+from django.core.management.base import CommandParser
 
+from carnet.core.outgoing import PollingCommand
 from carnet.notifications import delivery
 
 
-class Command(BaseCommand):
+class Command(PollingCommand):
     help = (
         "Envoie les notifications en attente (une passe ; --loop pour continuer), "
         "y compris les nouvelles tentatives et les envois interrompus."
     )
+    item_label = "deliveries"
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--loop", action="store_true", help="keep going until SIGTERM/SIGINT")
-        parser.add_argument(
-            "--interval", type=float, default=5.0, help="seconds between passes with --loop"
-        )
-        parser.add_argument("--limit", type=int, default=100, help="deliveries per pass")
+        super().add_arguments(parser)
         parser.add_argument(
             "--retry-failed",
             action="store_true",
@@ -39,36 +33,13 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        self.running = True
         if options["retry_failed"]:
             count = delivery.retry_failed()
             self.stdout.write(f"{count} envoi(s) en échec remis en file d'attente")
-        if not options["loop"]:
-            self._pass(options["limit"], verbose=True)
-            return
-        signal.signal(signal.SIGTERM, self._stop)
-        signal.signal(signal.SIGINT, self._stop)
-        while self.running:
-            close_old_connections()
-            report = self._pass(options["limit"], verbose=options["verbosity"] > 1)
-            close_old_connections()
-            if report.handled < options["limit"]:
-                self._sleep(options["interval"])
+        super().handle(*args, **options)
 
-    def _pass(self, limit: int, *, verbose: bool) -> delivery.PassReport:
-        report = delivery.deliver_pending(limit=limit)
-        if verbose or report.handled:
-            self.stdout.write(
-                f"envoyées : {report.sent}, à réessayer : {report.retry}, "
-                f"en échec : {report.failed}"
-            )
-        return report
+    def send_pass(self, limit: int) -> delivery.PassReport:
+        return delivery.deliver_pending(limit=limit)
 
-    def _sleep(self, seconds: float) -> None:
-        deadline = time.monotonic() + seconds
-        while self.running and time.monotonic() < deadline:
-            time.sleep(min(0.2, seconds))
-
-    def _stop(self, signum: int, frame: FrameType | None) -> None:
-        # Finish the current delivery (its outcome must be recorded), then exit.
-        self.running = False
+    def summary(self, report: Any) -> str:
+        return f"envoyées : {report.sent}, à réessayer : {report.retry}, en échec : {report.failed}"
