@@ -130,12 +130,16 @@ def test_a_professional_corrects_only_what_they_wrote():
         Action.PROFILE_MEASURE_CREATE,
         Action.PROFILE_MEASURE_UPDATE,
         Action.PROFILE_MEASURE_DELETE,
-        Action.PROFILE_CARE_HISTORY_CREATE,
     ],
 )
 def test_hiding_deleting_sharing_and_measures_are_the_holders(action):
     decision = decide(PRO, action, target(AUTHORISED, **item(author_id="pro")))
     assert (decision.allowed, decision.code) == (False, "profile-holder-only")
+
+
+def test_only_the_insurer_feeds_the_care_history():
+    decision = decide(PRO, Action.PROFILE_CARE_HISTORY_CREATE, target(AUTHORISED, **CARE_HISTORY))
+    assert (decision.allowed, decision.code) == (False, "care-history-insurer-only")
 
 
 def test_a_blocked_or_closed_space_refuses_the_profile():

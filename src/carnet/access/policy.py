@@ -647,6 +647,12 @@ def _decide_profile(actor: Actor, action: Action, target: Target, relation: Rela
                 "professionnel est l'auteur lui sont montrés.",
             )
         return _with_obligations(right.decision, relation)
+    if action is Action.PROFILE_CARE_HISTORY_CREATE:
+        return _deny(
+            "care-history-insurer-only",
+            "L'historique des soins est alimenté par l'Assurance Maladie uniquement.",
+            reveal=True,
+        )
     if action not in {Action.PROFILE_ITEM_CREATE, Action.PROFILE_ITEM_UPDATE}:
         return _deny("profile-holder-only", _PROFILE_HOLDER_ONLY, reveal=True)
     if facts.get("professional_write") is not True or facts.get("read_only") is True:
