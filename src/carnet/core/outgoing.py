@@ -1,6 +1,8 @@
 """What every outbox of Carnet shares (notification e-mails, the holders' secure messages): the
-retry schedule, how an SMTP failure is judged and told, and the polling command that sends what
-is due. Each outbox keeps its own rows, claim and lease; only these rules are common.
+retry schedule, which rows are due, how an SMTP failure is judged and told, and the polling
+command that sends what is due. An outbox model has `status` (pending, sending, sent, failed),
+`attempts`, `next_attempt_at`, `lease_until` and `last_error`; each outbox keeps its own claim and
+send, which carry its content.
 """
 
 from __future__ import annotations
@@ -13,12 +15,37 @@ from types import FrameType
 from typing import Any, Protocol
 
 from django.core.management.base import BaseCommand, CommandParser
-from django.db import close_old_connections
+from django.db import close_old_connections, models
+from django.db.models import Q
 
 MAX_ATTEMPTS = 10
 BASE_DELAY = dt.timedelta(seconds=30)
 MAX_DELAY = dt.timedelta(hours=1)
 MAX_ERROR_LENGTH = 1000
+# The statuses every outbox model uses (its TextChoices have these values).
+PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
+ABANDONED_ERROR = "Tentatives épuisées : la dernière a été interrompue (arrêt du worker)."
+
+
+def claimable(now: dt.datetime) -> Q:
+    """Rows a worker may claim: due for an attempt, or left in `sending` by a worker whose lease
+    expired, and not out of attempts."""
+    due = Q(status=PENDING, next_attempt_at__lte=now)
+    abandoned = Q(status=SENDING, lease_until__lte=now)
+    return (due | abandoned) & Q(attempts__lt=MAX_ATTEMPTS)
+
+
+def due_ids(model: type[models.Model], *, now: dt.datetime, limit: int) -> list[int]:
+    """The ids of the rows to attempt now, oldest due first."""
+    rows = model._default_manager.filter(claimable(now)).order_by("next_attempt_at", "pk")
+    return list(rows.values_list("pk", flat=True)[:limit])
+
+
+def give_up_abandoned(model: type[models.Model], *, now: dt.datetime) -> int:
+    """Rows whose last allowed attempt died with its worker end `failed`, saying so."""
+    return model._default_manager.filter(
+        status=SENDING, lease_until__lte=now, attempts__gte=MAX_ATTEMPTS
+    ).update(status=FAILED, lease_until=None, last_error=ABANDONED_ERROR)
 
 
 def backoff(attempts: int) -> dt.timedelta:

@@ -31,7 +31,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 
 from carnet.core import clock, outgoing
 from carnet.core.outgoing import MAX_ATTEMPTS
@@ -93,12 +93,6 @@ def _schedule(outbox_id: int, *, at: dt.datetime | None = None) -> None:
     transaction.on_commit(enqueue, robust=True)
 
 
-def _claimable(now: dt.datetime) -> Q:
-    due = Q(status=OutboxStatus.PENDING, next_attempt_at__lte=now)
-    abandoned = Q(status=OutboxStatus.SENDING, lease_until__lte=now)
-    return (due | abandoned) & Q(attempts__lt=MAX_ATTEMPTS)
-
-
 def send_one(outbox_id: int) -> str:
     """Try to send one queued message now if it is due and nobody holds it; returns the outcome
     ("sent", "retry", "failed" or "skipped"). Must run outside any transaction."""
@@ -106,7 +100,7 @@ def send_one(outbox_id: int) -> str:
     token = secrets.token_hex(16)
     claimed = (
         Outbox.objects.filter(pk=outbox_id)
-        .filter(_claimable(now))
+        .filter(outgoing.claimable(now))
         .update(
             status=OutboxStatus.SENDING,
             claim_token=token,
@@ -195,26 +189,11 @@ def _record_failure(row: Outbox, token: str, exc: Exception) -> str:
     return "retry"
 
 
-def give_up_abandoned() -> int:
-    """Messages whose last allowed attempt died with their worker end `failed` (shown)."""
-    return Outbox.objects.filter(
-        status=OutboxStatus.SENDING, lease_until__lte=clock.now(), attempts__gte=MAX_ATTEMPTS
-    ).update(
-        status=OutboxStatus.FAILED,
-        lease_until=None,
-        last_error="Tentatives épuisées : la dernière a été interrompue (arrêt du worker).",
-    )
-
-
 def send_pending(*, limit: int = 100) -> PassReport:
     """One pass of the worker: every due or abandoned message, oldest first."""
-    report = PassReport(failed=give_up_abandoned())
-    due = (
-        Outbox.objects.filter(_claimable(clock.now()))
-        .order_by("next_attempt_at", "pk")
-        .values_list("pk", flat=True)[:limit]
-    )
-    for outbox_id in list(due):
+    now = clock.now()
+    report = PassReport(failed=outgoing.give_up_abandoned(Outbox, now=now))
+    for outbox_id in outgoing.due_ids(Outbox, now=now, limit=limit):
         outcome = send_one(outbox_id)
         setattr(report, outcome, getattr(report, outcome) + 1)
     return report

@@ -43,7 +43,7 @@ from enum import StrEnum
 from django.conf import settings
 from django.core.mail import get_connection
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils.translation import gettext as _
 
 from carnet.core import clock, outgoing
@@ -92,12 +92,6 @@ def message_id(idempotency_key: str) -> str:
     return f"<notification.{idempotency_key[:32]}@{domain}>"
 
 
-def _claimable(now: dt.datetime) -> Q:
-    due = Q(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
-    abandoned = Q(status=DeliveryStatus.SENDING, lease_until__lte=now)
-    return (due | abandoned) & Q(attempts__lt=MAX_ATTEMPTS)
-
-
 def deliver_one(delivery_id: int) -> Outcome:
     """Try to send one delivery now, if it is due and nobody else holds it.
 
@@ -108,7 +102,7 @@ def deliver_one(delivery_id: int) -> Outcome:
     token = secrets.token_hex(16)
     claimed = (
         Delivery.objects.filter(pk=delivery_id)
-        .filter(_claimable(now))
+        .filter(outgoing.claimable(now))
         .update(
             status=DeliveryStatus.SENDING,
             claim_token=token,
@@ -208,27 +202,12 @@ def schedule(delivery_id: int, *, at: dt.datetime | None = None) -> None:
     transaction.on_commit(enqueue, robust=True)
 
 
-def give_up_abandoned() -> int:
-    """Deliveries whose last allowed attempt died with its worker end `failed`."""
-    return Delivery.objects.filter(
-        status=DeliveryStatus.SENDING, lease_until__lte=clock.now(), attempts__gte=MAX_ATTEMPTS
-    ).update(
-        status=DeliveryStatus.FAILED,
-        lease_until=None,
-        last_error="Tentatives épuisées : la dernière a été interrompue (arrêt du worker).",
-    )
-
-
 def deliver_pending(*, limit: int = 100) -> PassReport:
     """One pass of the fallback scheduler: every due or abandoned delivery, oldest first."""
+    now = clock.now()
     report = PassReport()
-    report.failed += give_up_abandoned()
-    due = (
-        Delivery.objects.filter(_claimable(clock.now()))
-        .order_by("next_attempt_at", "pk")
-        .values_list("pk", flat=True)[:limit]
-    )
-    for delivery_id in list(due):
+    report.failed += outgoing.give_up_abandoned(Delivery, now=now)
+    for delivery_id in outgoing.due_ids(Delivery, now=now, limit=limit):
         report.count(deliver_one(delivery_id))
     return report
 
