@@ -14,6 +14,7 @@ from carnet.access.actions import Action
 from carnet.access.actors import ANONYMOUS
 from carnet.access.matrix import MatrixFileError, load_matrix
 from carnet.access.models import Block, CareTeamMember, ConsentDeclaration, SpaceSettings
+from carnet.access.policy.messaging import decide_messaging
 from carnet.audit.models import AuditEvent
 from carnet.core import clock
 from tests.access.helpers import pro_actor
@@ -94,5 +95,5 @@ def test_a_prechecked_write_is_recorded_inside_its_transaction(personas):
 
 def test_the_messaging_rule_refuses_anyone_but_professionals_and_the_gateway():
     target = policy.Target("Conversation", patient_id="p1", relation=policy.Relation())
-    decision = policy._decide_messaging(ANONYMOUS, Action.MESSAGING_MESSAGE_CREATE, target)
+    decision = decide_messaging(ANONYMOUS, Action.MESSAGING_MESSAGE_CREATE, target)
     assert (decision.allowed, decision.code) == (False, "no-rule")

@@ -1,6 +1,6 @@
-"""`access.policy._decide_messaging` (pure): the MSSanté gateway delivers and does nothing else,
-a professional opens a conversation with an open space and then acts only in the conversations
-they take part in, everything else is refused by default."""
+"""`access.policy.messaging.decide_messaging` (pure): the MSSanté gateway delivers and does
+nothing else, a professional opens a conversation with an open space and then acts only in the
+conversations they take part in, everything else is refused by default."""
 
 from __future__ import annotations
 
