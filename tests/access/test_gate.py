@@ -2,7 +2,7 @@
 
 import pytest
 
-from carnet.access import gate
+from carnet.access import gate, policy
 from carnet.access.actions import Action
 from carnet.access.errors import AccessDenied
 from carnet.access.policy import Decision, Target
@@ -108,3 +108,14 @@ def test_visible_gives_nothing_to_an_actor_without_rule(personas):
     )
     assert list(rows) == []
     assert AuditEvent.objects.filter(action="identity:patient:search", outcome="denied").exists()
+
+
+def test_a_missing_row_gets_the_same_refusal_as_a_forbidden_one(personas):
+    actor = actor_for_user(personas.patient.user)
+    with pytest.raises(NotFound) as missing:
+        gate.refuse_missing(actor, Action.IDENTITY_PATIENT_READ, "Patient", "x" * 300)
+    with pytest.raises(NotFound) as forbidden:
+        gate.authorize(actor, Action.IDENTITY_PATIENT_READ, _target(personas.other_patient))
+    assert str(missing.value) == str(forbidden.value)
+    row = AuditEvent.objects.get(patient_id__isnull=True, resource_id="x" * 100)
+    assert (row.outcome, row.reason) == ("denied", policy.NO_TARGET)

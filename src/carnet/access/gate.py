@@ -8,6 +8,8 @@
   transaction, so the trail and the change commit or roll back together.
 - `visible(actor, action, queryset)` filters a list with the same rules and records one event per
   search: a list never reveals a row that `authorize` would refuse.
+- `refuse_missing(actor, action, resource_type, resource_id)` records and raises the refusal of a
+  row that does not exist, the same answer as a forbidden one (no existence leaks by the error).
 - `simulate(actor, action, target)` answers "what would the policy decide?" for explanations shown
   to a holder ("Qui peut voir ce document ?"). It releases no data, so it records nothing; the
   caller must first have authorised the holder's own read of what is explained.
@@ -22,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models, transaction
@@ -62,6 +64,19 @@ def authorize(actor: Actor, action: Action, target: Target) -> Grant:
     _record(actor, action, target, decision)
     _raise_if_denied(decision)
     return Grant(actor, action, target, decision, resource_id=target.resource_id)
+
+
+def refuse_missing(
+    actor: Actor, action: Action, resource_type: str, resource_id: object
+) -> NoReturn:
+    """A row that does not exist: the policy refuses a target with no patient (`no-target`), the
+    refusal is recorded in the global chain (no patient owns it) and the caller gets the same
+    NotFound as for a row it may not see."""
+    target = _complete(actor, Target(resource_type, str(resource_id)[:100]))
+    decision = policy.decide(actor, action, target)
+    _record(actor, action, target, decision)
+    _raise_if_denied(decision)
+    raise NotFound(NOT_FOUND_MESSAGE)  # pragma: no cover (a target without patient is refused)
 
 
 def simulate(actor: Actor, action: Action, target: Target) -> Decision:

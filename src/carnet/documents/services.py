@@ -768,12 +768,7 @@ def get_document(actor: Actor, document_id: str) -> DocumentEntry:
     """One document's metadata, if the actor may read it. Raises NotFound otherwise."""
     entry = _entry_or_none(document_id)
     if entry is None:
-        gate.authorize(
-            actor,
-            Action.DOCUMENTS_DOCUMENT_READ,
-            Target("DocumentReference", str(document_id)[:100]),
-        )
-        raise NotFound(gate.NOT_FOUND_MESSAGE)  # pragma: no cover (the gate refuses first)
+        gate.refuse_missing(actor, Action.DOCUMENTS_DOCUMENT_READ, "DocumentReference", document_id)
     gate.authorize(actor, Action.DOCUMENTS_DOCUMENT_READ, _target(entry))
     return entry
 
@@ -1066,14 +1061,14 @@ class MetadataChange:
 def update_metadata(actor: Actor, document_id: str, change: MetadataChange) -> DocumentEntry:
     """Apply a metadata change as a new version. Raises InvalidInput, NotFound, AccessDenied."""
     entry = _entry_or_none(document_id)
-    target = _target(entry) if entry else Target("DocumentReference", str(document_id)[:100])
     action = (
         Action.DOCUMENTS_DOCUMENT_DELETE
         if change.status == Status.DELETED
         else Action.DOCUMENTS_DOCUMENT_UPDATE
     )
-    grant = gate.precheck(actor, action, target)
-    assert entry is not None  # noqa: S101 (the gate refuses a missing target)
+    if entry is None:
+        gate.refuse_missing(actor, action, "DocumentReference", document_id)
+    grant = gate.precheck(actor, action, _target(entry))
     changes = _changes(entry, change)
     with transaction.atomic():
         locked = DocumentEntry.objects.select_for_update().get(pk=entry.pk)

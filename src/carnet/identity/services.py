@@ -29,7 +29,7 @@ from carnet.access.actions import Action
 from carnet.access.actors import Actor, ActorKind, PurposeOfUse
 from carnet.access.policy import Target
 from carnet.core import clock
-from carnet.core.errors import Conflict, InvalidInput, NotFound
+from carnet.core.errors import Conflict, InvalidInput
 from carnet.identity import ins as ins_rules
 from carnet.identity.errors import CodeExpired, LoginFailed
 from carnet.identity.models import (
@@ -336,13 +336,13 @@ def _holder_or_none(patient_id: str) -> Holder | None:
 def read_patient(actor: Actor, patient_id: str) -> Holder:
     """The holder's identity, for the holder or their representative. Raises NotFound."""
     holder = _holder_or_none(patient_id)
+    if holder is None:
+        gate.refuse_missing(actor, Action.IDENTITY_PATIENT_READ, "Patient", patient_id)
     gate.authorize(
         actor,
         Action.IDENTITY_PATIENT_READ,
-        Target("Patient", str(patient_id)[:100], patient_id=str(holder.pk) if holder else None),
+        Target("Patient", str(holder.pk), patient_id=str(holder.pk)),
     )
-    if holder is None:  # the gate already refused; this keeps the type checker honest
-        raise NotFound("Ressource introuvable.")
     return holder
 
 

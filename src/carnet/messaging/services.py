@@ -572,8 +572,7 @@ def _authorized_conversation(
 ) -> tuple[Conversation, gate.Grant]:
     conversation = _conversation_or_none(conversation_id)
     if conversation is None:
-        gate.authorize(actor, action, Target("Conversation", str(conversation_id)[:100]))
-        raise NotFound(gate.NOT_FOUND_MESSAGE)  # pragma: no cover (the gate refuses first)
+        gate.refuse_missing(actor, action, "Conversation", conversation_id)
     return conversation, gate.authorize(actor, action, _target(conversation))
 
 
@@ -655,8 +654,7 @@ def _attachment_facts(attachment: Attachment) -> DocumentFacts | None:
 def _authorized_attachment(actor: Actor, action: Action, attachment_id: str) -> Attachment:
     attachment = _attachment_or_none(attachment_id)
     if attachment is None:
-        gate.authorize(actor, action, Target("Attachment", str(attachment_id)[:100]))
-        raise NotFound(gate.NOT_FOUND_MESSAGE)  # pragma: no cover (the gate refuses first)
+        gate.refuse_missing(actor, action, "Attachment", attachment_id)
     target = replace(
         _target(attachment.message.conversation, _attachment_facts(attachment)),
         resource_type="Attachment",

@@ -172,8 +172,7 @@ def _authorized_item(actor: Actor, action: Action, item_id: object) -> ProfileIt
     """The item, once the gate allowed `action` on it (reads; writes re-check with `change`)."""
     item = _item_or_none(item_id)
     if item is None:
-        gate.authorize(actor, action, Target("ProfileItem", str(item_id)[:100]))
-        raise NotFound(gate.NOT_FOUND_MESSAGE)  # pragma: no cover (the gate refused first)
+        gate.refuse_missing(actor, action, "ProfileItem", item_id)
     if item.hidden and not is_patient_side(actor, item.patient_id) and item.author_id != actor.id:
         # Hidden from professionals by the holder: the same answer as a missing item.
         gate.authorize(actor, action, Target(item.resource_type, str(item.pk)))
@@ -877,10 +876,7 @@ def get_measure(actor: Actor, measure_id: str) -> Measure:
     """One measure the actor may read. Raises NotFound."""
     row = _measure_or_none(measure_id)
     if row is None:
-        gate.authorize(
-            actor, Action.PROFILE_MEASURE_READ, Target("Observation", str(measure_id)[:100])
-        )
-        raise NotFound(gate.NOT_FOUND_MESSAGE)  # pragma: no cover
+        gate.refuse_missing(actor, Action.PROFILE_MEASURE_READ, "Observation", measure_id)
     gate.authorize(
         actor, Action.PROFILE_MEASURE_READ, _measure_target(row, str(row.patient_id), row.key)
     )
