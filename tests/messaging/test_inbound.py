@@ -441,6 +441,11 @@ MALFORMED = {
         _raw(BASE_HEADERS + "X-MSS-MES: FIN\nX-MSS-MES: OK\n"),
         "duplicate X-MSS-MES header",
     ),
+    # Found by the property test below: the standard library's parser raises on this display name.
+    "From the parser cannot read": (
+        _raw(BASE_HEADERS.replace("From: Dr", "From: . Dr")),
+        "unreadable header",
+    ),
     "garbage": (b"\x00\x01\x02\xff\xfe garbage", "header section not terminated"),
     "empty": (b"", "missing or invalid Message-ID header"),
 }

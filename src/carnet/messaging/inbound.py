@@ -392,7 +392,7 @@ def parse_message(
     try:
         message = BytesParser(policy=email.policy.default).parsebytes(raw)
         leaves = _leaves(message, limits)
-        headers = _headers(message)
+        headers = _readable_headers(message)
         body, from_html = _body(leaves)
         attachments: list[Attachment] = []
         for part, _ancestors in leaves:
@@ -528,6 +528,15 @@ class _Headers:
     references: tuple[str, ...]
     mss: MssHeaders
     disposition_notification_to: str | None
+
+
+def _readable_headers(message: Message) -> _Headers:
+    # The standard library's header parser raises on some damaged address lists (e.g. a display
+    # name starting with "."): such a header cannot be read, so the message is malformed.
+    try:
+        return _headers(message)
+    except (AttributeError, IndexError, TypeError, ValueError) as exc:
+        raise _malformed("en-tête illisible", "unreadable header") from exc
 
 
 def _headers(message: Message) -> _Headers:
