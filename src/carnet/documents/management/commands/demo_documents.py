@@ -13,7 +13,7 @@ from django.utils.html import format_html, format_html_join
 from carnet.access import services as access
 from carnet.core import clock
 from carnet.documents import services as documents
-from carnet.documents.services import DocumentSubmission, PatientIdentity
+from carnet.documents.services import DocumentSubmission, DuplicateUniqueId, PatientIdentity
 from carnet.identity import services as identity
 from carnet.identity.ins import OID_NIR_TEST
 from carnet.identity.management.commands.demo import demo_professional, demo_user
@@ -92,30 +92,34 @@ class Command(BaseCommand):
         for unique_id, type_code, title, days, paragraphs in DOCUMENTS:
             day = today - dt.timedelta(days=days)
             created = dt.datetime.combine(day, dt.time(10, 0), tzinfo=dt.UTC)
-            documents.deposit_documents(
-                actor,
-                patient=PatientIdentity(matricule=holder.ins_matricule, oid=holder.ins_oid),
-                documents=[
-                    (
-                        DocumentSubmission(
-                            unique_id=unique_id,
-                            type_code=type_code,
-                            title=title,
-                            created_at_source=created,
-                            mime_type="application/pdf",
-                            format_code=PDF_FORMAT,
-                            facility_type="SA07",
-                            practice_setting="AMBULATOIRE",
-                            author={
-                                "prefix": "Dr",
-                                "given": gp.given_name,
-                                "family": gp.family_name,
-                                "rpps": gp.rpps,
-                                "specialty_display": "Médecine générale",
-                            },
-                        ),
-                        _pdf(title, paragraphs, author, day),
-                    )
-                ],
-            )
+            try:
+                documents.deposit_documents(
+                    actor,
+                    patient=PatientIdentity(matricule=holder.ins_matricule, oid=holder.ins_oid),
+                    documents=[
+                        (
+                            DocumentSubmission(
+                                unique_id=unique_id,
+                                type_code=type_code,
+                                title=title,
+                                created_at_source=created,
+                                mime_type="application/pdf",
+                                format_code=PDF_FORMAT,
+                                facility_type="SA07",
+                                practice_setting="AMBULATOIRE",
+                                author={
+                                    "prefix": "Dr",
+                                    "given": gp.given_name,
+                                    "family": gp.family_name,
+                                    "rpps": gp.rpps,
+                                    "specialty_display": "Médecine générale",
+                                },
+                            ),
+                            _pdf(title, paragraphs, author, day),
+                        )
+                    ],
+                )
+            except DuplicateUniqueId:
+                # Deposited by an earlier run (the PDF bytes differ by their creation date).
+                continue
         self.stdout.write("Documents de démonstration prêts.")

@@ -94,7 +94,13 @@ class Command(BaseCommand):
         key_path = self._write_software_key()
         # What the demo holder finds in her space: each domain seeds its own part.
         for command in ("demo_documents", "demo_profile", "demo_messages"):
-            call_command(command, stdout=self.stdout)
+            try:
+                call_command(command, stdout=self.stdout)
+            except CommandError:
+                raise
+            except Exception as exc:
+                # One clear line for the person typing `make run`, not a traceback.
+                raise CommandError(f"{command} : {exc}") from exc
         self.stdout.write(
             self.style.SUCCESS(
                 "Données de démonstration prêtes."
