@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 
-from carnet.audit.chain import GENESIS, row_hash
+from carnet.audit.chain import GENESIS, HASHED_FIELDS, row_hash
 from carnet.audit.models import GLOBAL_CHAIN, AuditEvent, ChainHead, Outcome
 from carnet.core import clock
 
@@ -136,7 +136,7 @@ def verify() -> list[ChainProblem]:
                 )
             if row.prev_hash != prev:
                 problems.append(ChainProblem(chain, row.seq, "link to the previous row broken"))
-            values = {name: getattr(row, name) for name in _FIELD_NAMES}
+            values = {name: getattr(row, name) for name in HASHED_FIELDS}
             if row_hash(key, row.prev_hash, _hashable(values)) != row.hash:
                 problems.append(ChainProblem(chain, row.seq, "content altered (hash mismatch)"))
             if chain == GLOBAL_CHAIN and row.action == "audit:chain:open":
@@ -155,26 +155,6 @@ def verify() -> list[ChainProblem]:
     for chain in opened_chains - seen_chains - heads.keys():
         problems.append(ChainProblem(chain, None, "chain announced in the registry is missing"))
     return problems
-
-
-_FIELD_NAMES = (
-    "chain",
-    "seq",
-    "patient_id",
-    "occurred_at",
-    "actor_kind",
-    "actor_id",
-    "actor_label",
-    "actor_profession",
-    "actor_organisation",
-    "action",
-    "outcome",
-    "reason",
-    "mode",
-    "resource_type",
-    "resource_id",
-    "details",
-)
 
 
 def _rows_by_chain() -> Iterator[tuple[str, list[AuditEvent]]]:
