@@ -95,6 +95,22 @@ def test_demo_data_is_idempotent_and_usable_through_the_api(client, settings, tm
     assert response.json() == {"actor": "professional"}
 
 
+def test_a_failing_demo_step_is_one_line_naming_it(settings, tmp_path, monkeypatch):
+    from django.core.management.base import CommandError
+
+    from carnet.profile.management.commands import demo_profile
+
+    settings.VAR_DIR = tmp_path
+
+    def broken(*args, **options):
+        raise ValueError("table illisible")
+
+    monkeypatch.setattr(demo_profile.Command, "handle", broken)
+    with pytest.raises(CommandError) as caught:
+        call_command("demo")
+    assert str(caught.value) == "demo_profile : table illisible"
+
+
 def test_pro_demo_login_is_refused_outside_demo_modes(client, personas, settings):
     settings.CARNET_DEMO_PRO_LOGIN = False
     response = client.post(reverse("pro:demo_login"), {"rpps": personas.doctor.rpps})

@@ -1,10 +1,11 @@
 """National identifiers of professionals and organisations: RPPS, ADELI, FINESS, SIREN, SIRET,
 and the prefixed forms the CI-SIS uses in documents and tokens (IDNPS, IDNST).
 
-Rules (sources: `shared/spec/documents.md` §5 and §9; the IDNST prefixes from the FR Core profile
-`fr-core-organization-etablissement` (Interop'Santé/ANS); INSEE for SIREN and SIRET):
+Rules (sources: the ANS CI-SIS identifier rules for IDNPS and IDNST; the IDNST prefixes from the
+FR Core profile `fr-core-organization-etablissement` (Interop'Santé/ANS); INSEE for SIREN and
+SIRET):
 
-* **RPPS**: 11 digits; the last is a Luhn check digit (the real RPPS numbers in `shared/data`, e.g.
+* **RPPS**: 11 digits; the last is a Luhn check digit (the RPPS numbers of the ANS examples, e.g.
   10100997245 and the ANS test range 997…, all satisfy it).
 * **ADELI**: 9 characters, digits except a Corsican department `2A`/`2B` in front. No public
   definition of an ADELI key was found, so only the shape is checked.

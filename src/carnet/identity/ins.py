@@ -1,8 +1,9 @@
 """The INS (Identifiant National de Santé): matricule (NIR or NIA) + OID of the assigning authority.
 
-Rules from `shared/spec/identity.md`: 13 characters + a 2-digit key, key = 97 − (N mod 97); for
-Corsica the department `2A` counts as `19` and `2B` as `18`. Messages are in French and say what is
-wrong, because they reach the holder and professionals' software unchanged.
+Rules from the ANS "Référentiel INS" and INSEE's NIR definition: 13 characters + a 2-digit key,
+key = 97 − (N mod 97); for Corsica the department `2A` counts as `19` and `2B` as `18`. Messages
+are in French and say what is wrong, because they reach the holder and professionals' software
+unchanged.
 """
 
 from __future__ import annotations

@@ -1,11 +1,10 @@
 """Professions (TRE_G15, students TRE_G16), pharmacists' sections (G05) and author specialties
 (JDV_J01), read once from the copies in `identity/data/` (see its `SOURCES.md`).
 
-These tables say what a professional *is*; they are the keys of the DMP access matrix
-(`shared/spec/access-matrix.md` §2) and the values carried by professional tokens and by a
-document's `authorSpecialty`. Lookups return `None` for an unknown code: whether that is an error
-depends on the caller.
-"""
+These tables say what a professional *is*; they are the keys of the DMP authorisation matrix (annex
+of the DMP decree, by profession and specialty) and the values carried by professional tokens and by
+a document's `authorSpecialty`. Lookups return `None` for an unknown code: whether that is an error
+depends on the caller."""
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
 """Verification of the bearer tokens that professionals' software sends to the professional API.
 
-The token is a signed JWT in the spirit of IHE IUA and of the DMP's VIHF assertion
-(`shared/spec/documents.md` §8): it is issued by a software or an organisation registered in
-Carnet with its public keys (a JWKS), and it carries who the practitioner is, for which
-organisation and in which mode (normal or emergency) they act. Carnet never fetches keys from
+The token is a signed JWT in the spirit of IHE IUA and of the DMP's VIHF assertion (ANS CI-SIS, DMP
+integration guide, authentication assertion): it is issued by a software or an organisation
+registered in Carnet with its public keys (a JWKS), and it carries who the practitioner is, for
+which organisation and in which mode (normal or emergency) they act. Carnet never fetches keys from
 the token (`jku`, `x5u` and `jwk` headers are ignored): only the registered JWKS counts.
 
 Header: `alg` is RS256, PS256 or ES256 (never `none`, never HS*); `kid` names the key of the

@@ -367,7 +367,16 @@ _BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 _WHITESPACE = re.compile(r"\s+")
 # The stdlib parser does not raise on bad input by design, but some header parsers have crashed
 # on hostile values in the past; any such crash is bad input, never a 500 or a 451.
-_PARSER_CRASHES = (errors.MessageError, ValueError, TypeError, IndexError, LookupError)
+# What the standard library's parser raises on damaged input instead of recording a defect (its
+# address-list parser raises AttributeError on e.g. a display name starting with ".").
+_PARSER_CRASHES = (
+    errors.MessageError,
+    AttributeError,
+    ValueError,
+    TypeError,
+    IndexError,
+    LookupError,
+)
 
 
 def parse_message(
@@ -531,11 +540,10 @@ class _Headers:
 
 
 def _readable_headers(message: Message) -> _Headers:
-    # The standard library's header parser raises on some damaged address lists (e.g. a display
-    # name starting with "."): such a header cannot be read, so the message is malformed.
+    """The headers, or the refusal that names them when the parser cannot read them."""
     try:
         return _headers(message)
-    except (AttributeError, IndexError, TypeError, ValueError) as exc:
+    except _PARSER_CRASHES as exc:
         raise _malformed("en-tête illisible", "unreadable header") from exc
 
 

@@ -120,6 +120,6 @@ class Command(BaseCommand):
                     ],
                 )
             except DuplicateUniqueId:
-                # Deposited by an earlier run (the PDF bytes differ by their creation date).
+                # Deposited by an earlier run: the PDFs are dated from today, so their bytes differ.
                 continue
         self.stdout.write("Documents de démonstration prêts.")
