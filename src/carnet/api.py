@@ -13,9 +13,9 @@ from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI, Router
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
-from carnet.access.actors import Actor
 from carnet.access.errors import AccessDenied
 from carnet.core.errors import CarnetError, Conflict, InvalidInput, NotFound
+from carnet.core.requests import api_actor
 from carnet.fhir.api import router as fhir_base_router
 from carnet.fhir.auth import AuthenticationFailed, PortalSession, ProfessionalBearer
 from carnet.fhir.issues import InvalidResource
@@ -147,7 +147,7 @@ def health(request: HttpRequest) -> dict[str, str]:
 @health_router.get("/ping")
 def ping(request: HttpRequest) -> dict[str, str]:
     """Authenticated no-op: the framework ceiling in `make bench`."""
-    actor: Actor = request.auth  # type: ignore[attr-defined]
+    actor = api_actor(request)
     return {"actor": actor.kind.value}
 
 

@@ -16,6 +16,7 @@ from carnet.access.actors import Actor, ActorKind
 from carnet.access.models import Basis, Block, CareTeamMember, SpaceSettings
 from carnet.access.policy import Relation
 from carnet.audit import services as audit
+from carnet.core.identifiers import parse_uuid
 from carnet.core.prepared import PreparedQuery
 from carnet.identity import services as identity
 
@@ -86,12 +87,12 @@ def load_relation(actor: Actor, patient_id: str, *, now: dt.datetime) -> Relatio
     if actor.kind is ActorKind.SYSTEM:
         space_open = identity.space_is_open(patient_id)
         return None if space_open is None else Relation(space_open=space_open)
-    professional_id = _uuid(actor.id)
+    professional_id = parse_uuid(actor.id)
     if professional_id is None:
-        row = _SPACE.first(patient=_uuid(patient_id))
+        row = _SPACE.first(patient=parse_uuid(patient_id))
     else:
         row = _SPACE_FOR_PROFESSIONAL.first(
-            patient=_uuid(patient_id),
+            patient=parse_uuid(patient_id),
             professional=professional_id,
             actor_kind=actor.kind.value,
             actor_id=actor.id,
@@ -120,10 +121,3 @@ def load_relation(actor: Actor, patient_id: str, *, now: dt.datetime) -> Relatio
         first_access=not row["rel_consulted"],
         **oppositions,
     )
-
-
-def _uuid(value: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        return None

@@ -32,6 +32,7 @@ from carnet.access.models import Basis, Block, CareTeamMember, ConsentDeclaratio
 from carnet.access.policy import Decision, Target
 from carnet.core import clock
 from carnet.core.errors import Conflict, InvalidInput, NotFound
+from carnet.core.identifiers import parse_uuid
 from carnet.identity import ins as ins_rules
 from carnet.identity import services as identity
 from carnet.identity.professions import PROFESSION_MEDECIN, profession
@@ -322,15 +323,8 @@ def _open_right(
     return right
 
 
-def _uuid_or_none(value: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        return None
-
-
 def _right_of(patient_id: str, authorisation_id: str) -> CareTeamMember:
-    key = _uuid_or_none(authorisation_id)
+    key = parse_uuid(authorisation_id)
     right = (
         CareTeamMember.objects.filter(
             pk=key, patient_id=_key(patient_id), ended_at__isnull=True
@@ -392,7 +386,7 @@ def unblock_professional(actor: Actor, *, patient_id: str, block_id: str) -> Non
     Conflict (no such block, or already lifted)."""
     target = _space(patient_id, "Block", str(block_id)[:100])
     with gate.change(actor, Action.ACCESS_BLOCK_DELETE, target) as grant:
-        key = _uuid_or_none(block_id)
+        key = parse_uuid(block_id)
         block = (
             Block.objects.filter(
                 pk=key, patient_id=_key(patient_id), unblocked_at__isnull=True

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from ninja import Router
 
-from carnet.access.actors import Actor
+from carnet.core.requests import api_actor
 from carnet.fhir import capability
 from carnet.fhir.outcome import fhir_response
 from carnet.fhir.patient import patient_resource
@@ -23,6 +23,6 @@ def metadata(request: HttpRequest) -> HttpResponse:
 
 @router.get("/Patient/{patient_id}", include_in_schema=False)
 def patient_read(request: HttpRequest, patient_id: str) -> HttpResponse:
-    actor: Actor = request.auth  # type: ignore[attr-defined]
+    actor = api_actor(request)
     holder = identity.read_patient(actor, patient_id)
     return fhir_response(patient_resource(holder))

@@ -21,8 +21,8 @@ from fhir.resources.R4B.bundle import Bundle
 from ninja import Router
 
 from carnet.access import trace
-from carnet.access.actors import Actor
 from carnet.core.errors import InvalidInput
+from carnet.core.requests import api_actor
 from carnet.fhir import capability, emitted
 from carnet.fhir.dates import BadDate, instant, period_of
 from carnet.fhir.outcome import fhir_response
@@ -63,7 +63,7 @@ capability.declare(
 
 @router.get("/AuditEvent", include_in_schema=False)
 def auditevent_search(request: HttpRequest) -> HttpResponse:
-    actor: Actor = request.auth  # type: ignore[attr-defined]
+    actor = api_actor(request)
     patient_id = _patient(request.GET.getlist("patient"))
     since, until = date_bounds(request.GET.getlist("date"))
     count = _number(request.GET.get("_count"), "_count", DEFAULT_COUNT, trace.MAX_FHIR_COUNT)

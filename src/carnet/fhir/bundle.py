@@ -29,6 +29,7 @@ from ninja import Router
 
 from carnet.access.actors import Actor
 from carnet.core.errors import InvalidInput
+from carnet.core.requests import api_actor
 from carnet.fhir import capability
 from carnet.fhir.outcome import fhir_response
 
@@ -113,5 +114,5 @@ def dispatch(actor: Actor, bundle: Mapping[str, Any]) -> dict[str, Any]:
 
 @router.post("", include_in_schema=False)
 def transaction(request: HttpRequest) -> HttpResponse:
-    actor: Actor = request.auth  # type: ignore[attr-defined]
+    actor = api_actor(request)
     return fhir_response(dispatch(actor, read_json(request)))

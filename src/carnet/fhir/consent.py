@@ -32,6 +32,7 @@ from pydantic import ValidationError
 from carnet.access import services as access
 from carnet.access.actors import Actor
 from carnet.core.errors import InvalidInput
+from carnet.core.requests import api_actor
 from carnet.fhir import capability, emitted
 from carnet.fhir.bundle import read_json
 from carnet.fhir.dates import BadDate, instant, period_of
@@ -48,7 +49,7 @@ capability.declare("Consent", interactions=["create"])
 
 def consent_create(request: HttpRequest) -> HttpResponse:
     """`POST Consent` of a professional's declaration (called by the route's owner)."""
-    actor: Actor = request.auth  # type: ignore[attr-defined]
+    actor = api_actor(request)
     body = read_json(request)
     matricule, oid, start, end = parse_consent(body)
     declared = access.declare_consent(

@@ -27,6 +27,7 @@ from ninja import Router
 
 from carnet.access.actors import Actor
 from carnet.core.errors import InvalidInput, NotFound
+from carnet.core.requests import api_actor
 from carnet.documents import services
 from carnet.fhir import capability
 from carnet.fhir.documents import (
@@ -77,7 +78,7 @@ def base_url() -> str:
 
 
 def _actor(request: HttpRequest) -> Actor:
-    return request.auth  # type: ignore[attr-defined,no-any-return]
+    return api_actor(request)
 
 
 def _refused(

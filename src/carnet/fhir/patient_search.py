@@ -20,8 +20,8 @@ from fhir.resources.R4B.bundle import Bundle
 from ninja import Router
 
 from carnet.access import services as access
-from carnet.access.actors import Actor
 from carnet.core.errors import InvalidInput
+from carnet.core.requests import api_actor
 from carnet.fhir import capability, emitted
 from carnet.fhir.outcome import fhir_response
 from carnet.fhir.patient import patient_resource
@@ -47,7 +47,7 @@ capability.declare(
 
 @router.get("/Patient", include_in_schema=False)
 def patient_search(request: HttpRequest) -> HttpResponse:
-    actor: Actor = request.auth  # type: ignore[attr-defined]
+    actor = api_actor(request)
     system, value = parse_identifier(request.GET.getlist("identifier"))
     found = access.patient_access(actor, matricule=value, oid=system.removeprefix("urn:oid:"))
     return fhir_response(search_bundle(request, found))

@@ -29,6 +29,7 @@ from ninja import Router
 
 from carnet.access.actors import Actor
 from carnet.core.errors import InvalidInput
+from carnet.core.requests import api_actor
 from carnet.fhir import bundle, capability
 from carnet.fhir.outcome import fhir_response
 from carnet.profile import items as item_rules
@@ -56,7 +57,7 @@ SEARCH_PARAMETERS = frozenset({"patient", "category", "code", "date"})
 
 
 def _actor(request: HttpRequest) -> Actor:
-    actor: Actor = request.auth  # type: ignore[attr-defined]
+    actor = api_actor(request)
     return actor
 
 

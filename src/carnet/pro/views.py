@@ -5,16 +5,17 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_not_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from carnet.core.requests import PortalRequest
 from carnet.identity import services as identity
 
 
 @login_not_required
 @require_http_methods(["GET"])
-def login_view(request: HttpRequest) -> HttpResponse:
+def login_view(request: PortalRequest) -> HttpResponse:
     context = {
         "oidc_enabled": settings.CARNET_OIDC_ENABLED,
         "demo_enabled": settings.CARNET_DEMO_PRO_LOGIN,
@@ -27,7 +28,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
 
 @login_not_required
 @require_POST
-def demo_login(request: HttpRequest) -> HttpResponse:
+def demo_login(request: PortalRequest) -> HttpResponse:
     if not settings.CARNET_DEMO_PRO_LOGIN:
         raise Http404
     user = identity.user_for_professional_login(rpps=request.POST.get("rpps", ""), subject="")
@@ -37,6 +38,6 @@ def demo_login(request: HttpRequest) -> HttpResponse:
     return redirect("pro:home")
 
 
-def home(request: HttpRequest) -> HttpResponse:
-    actor = request.actor  # type: ignore[attr-defined]
+def home(request: PortalRequest) -> HttpResponse:
+    actor = request.actor
     return render(request, "pro/home.html", {"actor": actor})

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.http import urlencode
@@ -23,6 +23,7 @@ from django.views.decorators.vary import vary_on_headers
 from carnet.access import explain
 from carnet.access import services as access
 from carnet.core.errors import CarnetError, NotFound
+from carnet.core.requests import PortalRequest
 from carnet.portal import session
 from carnet.portal.forms_access import (
     AccessSettingsForm,
@@ -36,7 +37,7 @@ from carnet.portal.forms_access import (
 DEFAULT_PROFESSION = "10"  # the panel opens on médecins, the profession that reads the most
 
 
-def _space_id(request: HttpRequest) -> str:
+def _space_id(request: PortalRequest) -> str:
     space_id = session.current_space(request)
     if space_id is None:
         raise Http404
@@ -51,14 +52,14 @@ def _not_found_as_404() -> Iterator[None]:
         raise Http404 from exc
 
 
-def _back_to_sharing(request: HttpRequest) -> HttpResponse:
+def _back_to_sharing(request: PortalRequest) -> HttpResponse:
     query = request.POST.get("q", "").strip()[:100]
     url = reverse("portal:sharing")
     return redirect(f"{url}?{urlencode({'q': query})}" if query else url)
 
 
 def _act(
-    request: HttpRequest, call: Callable[[], Any], success: Callable[[Any], str]
+    request: PortalRequest, call: Callable[[], Any], success: Callable[[Any], str]
 ) -> HttpResponse:
     """Run a holder's change; a refusal or bad input becomes a French message on the page."""
     try:
@@ -72,7 +73,7 @@ def _act(
     return _back_to_sharing(request)
 
 
-def _invalid(request: HttpRequest, form: Any) -> HttpResponse:
+def _invalid(request: PortalRequest, form: Any) -> HttpResponse:
     for errors in form.errors.values():
         for error in errors:
             messages.error(request, error)
@@ -84,8 +85,8 @@ def _invalid(request: HttpRequest, form: Any) -> HttpResponse:
 
 @require_GET
 @vary_on_headers("HX-Request")
-def sharing(request: HttpRequest) -> HttpResponse:
-    actor, space_id = request.actor, _space_id(request)  # type: ignore[attr-defined]
+def sharing(request: PortalRequest) -> HttpResponse:
+    actor, space_id = request.actor, _space_id(request)
     form = DirectorySearchForm(request.GET)
     context: dict[str, Any] = {"search_form": form, "directory": None, "query": ""}
     if form.is_valid() and form.cleaned_data["q"]:
@@ -96,7 +97,7 @@ def sharing(request: HttpRequest) -> HttpResponse:
             )
         except CarnetError as exc:
             form.add_error("q", exc.message)
-    if request.htmx:  # type: ignore[attr-defined]
+    if request.htmx:
         return render(request, "portal/access/sharing.html#directory", context)
     with _not_found_as_404():
         context["sharing"] = access.sharing_overview(actor, patient_id=space_id)
@@ -106,7 +107,7 @@ def sharing(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def authorise(request: HttpRequest) -> HttpResponse:
+def authorise(request: PortalRequest) -> HttpResponse:
     form = AuthoriseForm(request.POST)
     if not form.is_valid():
         return _invalid(request, form)
@@ -114,7 +115,7 @@ def authorise(request: HttpRequest) -> HttpResponse:
     return _act(
         request,
         lambda: access.authorise_professional(
-            request.actor,  # type: ignore[attr-defined]
+            request.actor,
             patient_id=_space_id(request),
             professional_id=str(data["professional"]),
             until=data["until"],
@@ -129,11 +130,11 @@ def authorise(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def revoke(request: HttpRequest, authorisation_id: Any) -> HttpResponse:
+def revoke(request: PortalRequest, authorisation_id: Any) -> HttpResponse:
     return _act(
         request,
         lambda: access.revoke_authorisation(
-            request.actor,  # type: ignore[attr-defined]
+            request.actor,
             patient_id=_space_id(request),
             authorisation_id=str(authorisation_id),
         ),
@@ -142,12 +143,12 @@ def revoke(request: HttpRequest, authorisation_id: Any) -> HttpResponse:
 
 
 @require_POST
-def extended_rights(request: HttpRequest, authorisation_id: Any) -> HttpResponse:
+def extended_rights(request: PortalRequest, authorisation_id: Any) -> HttpResponse:
     enabled = ExtendedRightsForm(request.POST).is_valid() and request.POST.get("enabled") == "on"
     return _act(
         request,
         lambda: access.set_extended_rights(
-            request.actor,  # type: ignore[attr-defined]
+            request.actor,
             patient_id=_space_id(request),
             authorisation_id=str(authorisation_id),
             enabled=enabled,
@@ -161,14 +162,14 @@ def extended_rights(request: HttpRequest, authorisation_id: Any) -> HttpResponse
 
 
 @require_POST
-def block(request: HttpRequest) -> HttpResponse:
+def block(request: PortalRequest) -> HttpResponse:
     form = ProfessionalForm(request.POST)
     if not form.is_valid():
         return _invalid(request, form)
     return _act(
         request,
         lambda: access.block_professional(
-            request.actor,  # type: ignore[attr-defined]
+            request.actor,
             patient_id=_space_id(request),
             professional_id=str(form.cleaned_data["professional"]),
         ),
@@ -180,11 +181,11 @@ def block(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def unblock(request: HttpRequest, block_id: Any) -> HttpResponse:
+def unblock(request: PortalRequest, block_id: Any) -> HttpResponse:
     return _act(
         request,
         lambda: access.unblock_professional(
-            request.actor,  # type: ignore[attr-defined]
+            request.actor,
             patient_id=_space_id(request),
             block_id=str(block_id),
         ),
@@ -198,8 +199,8 @@ def unblock(request: HttpRequest, block_id: Any) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def access_settings(request: HttpRequest) -> HttpResponse:
-    actor, space_id = request.actor, _space_id(request)  # type: ignore[attr-defined]
+def access_settings(request: PortalRequest) -> HttpResponse:
+    actor, space_id = request.actor, _space_id(request)
     with _not_found_as_404():
         if request.method == "POST":
             form = AccessSettingsForm(request.POST)
@@ -222,13 +223,13 @@ def access_settings(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @vary_on_headers("HX-Request")
-def document_who_can_see(request: HttpRequest, document_id: Any) -> HttpResponse:
+def document_who_can_see(request: PortalRequest, document_id: Any) -> HttpResponse:
     form = WhoCanSeeForm(request.GET or {"profession": DEFAULT_PROFESSION})
     form.is_valid()  # errors are shown next to the choices; the service decides what is valid
     explanation = None
     try:
         explanation = explain.who_can_see(
-            request.actor,  # type: ignore[attr-defined]
+            request.actor,
             document_id=str(document_id),
             profession_code=form.data.get("profession") or DEFAULT_PROFESSION,
             pharmacist_section=form.data.get("section") or "",
@@ -241,7 +242,7 @@ def document_who_can_see(request: HttpRequest, document_id: Any) -> HttpResponse
             form.add_error(None, exc.message)
     template = "portal/access/who_can_see.html"
     context = {"form": form, "explanation": explanation, "document_id": document_id}
-    if request.htmx:  # type: ignore[attr-defined]
+    if request.htmx:
         return render(request, f"{template}#panel", context)
     return render(request, template, context, status=400 if form.errors else 200)
 

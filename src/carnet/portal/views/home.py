@@ -4,33 +4,34 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 
+from carnet.core.requests import PortalRequest
 from carnet.identity import services as identity
 from carnet.notifications import services as notifications
 from carnet.portal import session
 from carnet.portal.sections import BY_SLUG
 
 
-def current_space(request: HttpRequest) -> Any:
+def current_space(request: PortalRequest) -> Any:
     """The holder whose space is displayed, read through the access gate."""
     space_id = session.current_space(request)
     if space_id is None:
         raise Http404
-    return identity.read_patient(request.actor, space_id)  # type: ignore[attr-defined]
+    return identity.read_patient(request.actor, space_id)
 
 
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: PortalRequest) -> HttpResponse:
     if not session.spaces(request):
         return render(request, "portal/no_space.html")
     space = current_space(request)
-    latest = notifications.latest(request.actor, str(space.pk))  # type: ignore[attr-defined]
-    context = {"portal_space": space, "actor": request.actor, "notifications": latest}  # type: ignore[attr-defined]
+    latest = notifications.latest(request.actor, str(space.pk))
+    context = {"portal_space": space, "actor": request.actor, "notifications": latest}
     return render(request, "portal/home.html", context)
 
 
-def section(request: HttpRequest, slug: str) -> HttpResponse:
+def section(request: PortalRequest, slug: str) -> HttpResponse:
     entry = BY_SLUG.get(slug)
     if entry is None:
         raise Http404

@@ -11,12 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from carnet.core.errors import CarnetError, NotFound
+from carnet.core.requests import PortalRequest
 from carnet.portal.forms_profile import MeasureForm
 from carnet.portal.views.home import current_space
 from carnet.portal.views.profile import not_found_as_404
@@ -35,9 +36,9 @@ def _definition(key: str) -> Any:
 
 @require_GET
 @not_found_as_404
-def measures(request: HttpRequest) -> HttpResponse:
+def measures(request: PortalRequest) -> HttpResponse:
     space = current_space(request)
-    actor = request.actor  # type: ignore[attr-defined]
+    actor = request.actor
     found = summary.profile_overview(actor, patient_id=str(space.pk))
     items = services.list_items(actor, patient_id=str(space.pk), section=MESURES)
     context = {
@@ -51,12 +52,12 @@ def measures(request: HttpRequest) -> HttpResponse:
 
 
 def _measure_page(
-    request: HttpRequest, key: str, form: MeasureForm, status: int, *, saved: bool = False
+    request: PortalRequest, key: str, form: MeasureForm, status: int, *, saved: bool = False
 ) -> HttpResponse:
     space = current_space(request)
-    series = summary.measure_series(request.actor, patient_id=str(space.pk), key=key)  # type: ignore[attr-defined]
+    series = summary.measure_series(request.actor, patient_id=str(space.pk), key=key)
     template = "portal/profile/measure.html"
-    if request.htmx:  # type: ignore[attr-defined]
+    if request.htmx:
         template += "#panel"
     context = {
         "portal_space": space,
@@ -70,35 +71,35 @@ def _measure_page(
 
 @require_http_methods(["GET", "POST"])
 @not_found_as_404
-def measure(request: HttpRequest, key: str) -> HttpResponse:
+def measure(request: PortalRequest, key: str) -> HttpResponse:
     definition = _definition(key)
     form = MeasureForm(definition, request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             services.add_measure(
-                request.actor,  # type: ignore[attr-defined]
+                request.actor,
                 patient_id=str(current_space(request).pk),
                 **form.measure_arguments(),
             )
         except InvalidMeasure as exc:
             form.add_measure_error(exc)
         else:
-            if request.htmx:  # type: ignore[attr-defined]
+            if request.htmx:
                 return _measure_page(request, key, MeasureForm(definition), 200, saved=True)
             messages.success(request, _("Mesure enregistrée."))
             return redirect("portal:profile_measure", key=key)
     # htmx swaps only 2xx answers: a refused measure is shown in place with 200, and keeps the
     # 400 of an invalid form for a plain POST.
-    invalid = form.errors and not request.htmx  # type: ignore[attr-defined]
+    invalid = form.errors and not request.htmx
     return _measure_page(request, key, form, 400 if invalid else 200)
 
 
 @require_POST
 @not_found_as_404
-def measure_delete(request: HttpRequest, key: str, measure_id: str) -> HttpResponse:
+def measure_delete(request: PortalRequest, key: str, measure_id: str) -> HttpResponse:
     _definition(key)
     try:
-        services.delete_measure(request.actor, str(measure_id))  # type: ignore[attr-defined]
+        services.delete_measure(request.actor, str(measure_id))
     except CarnetError as exc:
         if isinstance(exc, NotFound):
             raise

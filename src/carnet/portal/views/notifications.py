@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from carnet.core.errors import CarnetError, NotFound
+from carnet.core.requests import PortalRequest
 from carnet.notifications import services as notifications
 from carnet.notifications.kinds import NotificationKind
 from carnet.portal import session
@@ -33,47 +34,47 @@ class PreferencesForm(forms.Form):
     )
 
 
-def _space_id(request: HttpRequest) -> str:
+def _space_id(request: PortalRequest) -> str:
     space_id = session.current_space(request)
     if space_id is None:
         raise Http404
     return space_id
 
 
-def _back(request: HttpRequest) -> HttpResponse:
+def _back(request: PortalRequest) -> HttpResponse:
     target = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=False):
         target = reverse("portal:home")
     return redirect(target)
 
 
-def notification_list(request: HttpRequest) -> HttpResponse:
+def notification_list(request: PortalRequest) -> HttpResponse:
     # The list is a search: the gate filters it (an unknown space shows nothing, never an error).
-    found = notifications.latest(request.actor, _space_id(request), limit=LIST_LIMIT)  # type: ignore[attr-defined]
+    found = notifications.latest(request.actor, _space_id(request), limit=LIST_LIMIT)
     return render(request, "portal/notifications/list.html", {"notifications": found})
 
 
 @require_POST
-def mark_read(request: HttpRequest, pk: int) -> HttpResponse:
+def mark_read(request: PortalRequest, pk: int) -> HttpResponse:
     try:
-        notifications.mark_read(request.actor, _space_id(request), pk)  # type: ignore[attr-defined]
+        notifications.mark_read(request.actor, _space_id(request), pk)
     except CarnetError as exc:  # not found, or not theirs: the same answer
         raise Http404 from exc
     return _back(request)
 
 
 @require_POST
-def mark_all_read(request: HttpRequest) -> HttpResponse:
+def mark_all_read(request: PortalRequest) -> HttpResponse:
     try:
-        notifications.mark_all_read(request.actor, _space_id(request))  # type: ignore[attr-defined]
+        notifications.mark_all_read(request.actor, _space_id(request))
     except CarnetError as exc:
         raise Http404 from exc
     return _back(request)
 
 
 @require_http_methods(["GET", "POST"])
-def preferences(request: HttpRequest) -> HttpResponse:
-    actor, space_id = request.actor, _space_id(request)  # type: ignore[attr-defined]
+def preferences(request: PortalRequest) -> HttpResponse:
+    actor, space_id = request.actor, _space_id(request)
     form = PreferencesForm(request.POST or None)
     try:
         if request.method == "POST" and form.is_valid():

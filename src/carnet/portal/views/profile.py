@@ -13,13 +13,14 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from carnet.core.errors import CarnetError, NotFound
+from carnet.core.requests import PortalRequest
 from carnet.portal.forms_profile import ItemForm
 from carnet.portal.views.home import current_space
 from carnet.profile import kinds, services, summary, synthesis
@@ -33,7 +34,7 @@ def not_found_as_404(view: View) -> View:
     """A refusal or a missing target is the same 404 page (existence is never confirmed)."""
 
     @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: PortalRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
             return view(request, *args, **kwargs)
         except NotFound as exc:
@@ -42,22 +43,22 @@ def not_found_as_404(view: View) -> View:
     return wrapper
 
 
-def _page(request: HttpRequest, template: str, status: int = 200, **context: Any) -> HttpResponse:
+def _page(request: PortalRequest, template: str, status: int = 200, **context: Any) -> HttpResponse:
     context.setdefault("portal_space", current_space(request))
     return render(request, template, context, status=status)
 
 
-def _section_page(request: HttpRequest, slug: str) -> HttpResponse:
+def _section_page(request: PortalRequest, slug: str) -> HttpResponse:
     section = services.section_or_404(slug)
     space = current_space(request)
-    rows = services.list_items(request.actor, patient_id=str(space.pk), section=slug)  # type: ignore[attr-defined]
+    rows = services.list_items(request.actor, patient_id=str(space.pk), section=slug)
     present = {item.kind for item in rows}
     return _page(
         request,
         "portal/profile/section.html",
         portal_space=space,
         section=section,
-        items=[services.view_item(request.actor, item) for item in rows],  # type: ignore[attr-defined]
+        items=[services.view_item(request.actor, item) for item in rows],
         kinds=[k for k in kinds.kinds_of(slug) if k.fields and not (k.single and k.key in present)],
         none_kinds=[k for k in kinds.kinds_of(slug) if k.none_of and not present],
     )
@@ -65,22 +66,22 @@ def _section_page(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_GET
 @not_found_as_404
-def overview(request: HttpRequest) -> HttpResponse:
+def overview(request: PortalRequest) -> HttpResponse:
     space = current_space(request)
-    found = summary.profile_overview(request.actor, patient_id=str(space.pk))  # type: ignore[attr-defined]
+    found = summary.profile_overview(request.actor, patient_id=str(space.pk))
     return _page(request, "portal/profile/overview.html", portal_space=space, overview=found)
 
 
 @require_GET
 @not_found_as_404
-def section(request: HttpRequest, slug: str) -> HttpResponse:
+def section(request: PortalRequest, slug: str) -> HttpResponse:
     if slug == MESURES:
         return redirect("portal:profile_measures")
     return _section_page(request, slug)
 
 
 def _form_page(
-    request: HttpRequest, form: ItemForm, *, section: str, title: str, status: int = 200
+    request: PortalRequest, form: ItemForm, *, section: str, title: str, status: int = 200
 ) -> HttpResponse:
     return _page(
         request,
@@ -101,7 +102,7 @@ def _back_to(section: str) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @not_found_as_404
-def item_add(request: HttpRequest, slug: str, kind: str) -> HttpResponse:
+def item_add(request: PortalRequest, slug: str, kind: str) -> HttpResponse:
     definition = kinds.get_kind(kind)
     if (
         definition is None
@@ -113,7 +114,7 @@ def item_add(request: HttpRequest, slug: str, kind: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             services.create_item(
-                request.actor,  # type: ignore[attr-defined]
+                request.actor,
                 patient_id=str(current_space(request).pk),
                 kind=kind,
                 data=form.raw(),
@@ -133,8 +134,8 @@ def item_add(request: HttpRequest, slug: str, kind: str) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @not_found_as_404
-def item_edit(request: HttpRequest, item_id: str) -> HttpResponse:
-    item = services.get_item(request.actor, str(item_id))  # type: ignore[attr-defined]
+def item_edit(request: PortalRequest, item_id: str) -> HttpResponse:
+    item = services.get_item(request.actor, str(item_id))
     kind = services.item_kind(item)
     form = ItemForm(
         kind,
@@ -143,7 +144,7 @@ def item_edit(request: HttpRequest, item_id: str) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         try:
-            services.update_item(request.actor, str(item_id), data=form.raw())  # type: ignore[attr-defined]
+            services.update_item(request.actor, str(item_id), data=form.raw())
         except InvalidItem as exc:
             form.add_errors(exc.errors)
         except CarnetError as exc:
@@ -158,12 +159,12 @@ def item_edit(request: HttpRequest, item_id: str) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @not_found_as_404
-def item_delete(request: HttpRequest, item_id: str) -> HttpResponse:
-    item = services.get_item(request.actor, str(item_id))  # type: ignore[attr-defined]
-    shown = services.view_item(request.actor, item)  # type: ignore[attr-defined]
+def item_delete(request: PortalRequest, item_id: str) -> HttpResponse:
+    item = services.get_item(request.actor, str(item_id))
+    shown = services.view_item(request.actor, item)
     if request.method == "POST":
         try:
-            services.delete_item(request.actor, str(item_id))  # type: ignore[attr-defined]
+            services.delete_item(request.actor, str(item_id))
         except CarnetError as exc:
             messages.error(request, exc.message)
         else:
@@ -175,17 +176,17 @@ def item_delete(request: HttpRequest, item_id: str) -> HttpResponse:
 
 @require_POST
 @not_found_as_404
-def item_hide(request: HttpRequest, item_id: str) -> HttpResponse:
+def item_hide(request: PortalRequest, item_id: str) -> HttpResponse:
     hidden = request.POST.get("masquer") == "1"
     try:
-        item = services.set_item_hidden(request.actor, str(item_id), hidden=hidden)  # type: ignore[attr-defined]
+        item = services.set_item_hidden(request.actor, str(item_id), hidden=hidden)
     except CarnetError as exc:
         if isinstance(exc, NotFound):
             raise
         messages.error(request, exc.message)
         return redirect("portal:profile")
-    shown = services.view_item(request.actor, item)  # type: ignore[attr-defined]
-    if request.htmx:  # type: ignore[attr-defined]
+    shown = services.view_item(request.actor, item)
+    if request.htmx:
         return render(request, "portal/profile/section.html#item", {"shown": shown})
     done = _("Élément masqué aux professionnels.") if hidden else _("Élément de nouveau visible.")
     messages.success(request, done)
@@ -194,9 +195,9 @@ def item_hide(request: HttpRequest, item_id: str) -> HttpResponse:
 
 @require_GET
 @not_found_as_404
-def synthesis_pdf(request: HttpRequest) -> HttpResponse:
+def synthesis_pdf(request: PortalRequest) -> HttpResponse:
     space = current_space(request)
-    document = synthesis.render_synthesis(request.actor, patient_id=str(space.pk))  # type: ignore[attr-defined]
+    document = synthesis.render_synthesis(request.actor, patient_id=str(space.pk))
     response = HttpResponse(document.content, content_type="application/pdf")
     response["Content-Disposition"] = content_disposition_header(True, document.filename) or ""
     response["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'none'; sandbox"
@@ -205,10 +206,10 @@ def synthesis_pdf(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @not_found_as_404
-def synthesis_share(request: HttpRequest) -> HttpResponse:
+def synthesis_share(request: PortalRequest) -> HttpResponse:
     space = current_space(request)
     try:
-        synthesis.share_synthesis(request.actor, patient_id=str(space.pk))  # type: ignore[attr-defined]
+        synthesis.share_synthesis(request.actor, patient_id=str(space.pk))
     except CarnetError as exc:
         if isinstance(exc, NotFound):
             raise

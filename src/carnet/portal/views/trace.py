@@ -10,7 +10,7 @@ import csv
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -20,13 +20,14 @@ from django.views.decorators.vary import vary_on_headers
 
 from carnet.access import trace as traces
 from carnet.core.errors import NotFound
+from carnet.core.requests import PortalRequest
 from carnet.portal import session
 from carnet.portal.forms_access import TraceFilterForm
 
 CSV_NAME = "historique-des-acces.csv"
 
 
-def _space_id(request: HttpRequest) -> str:
+def _space_id(request: PortalRequest) -> str:
     space_id = session.current_space(request)
     if space_id is None:
         raise Http404
@@ -35,12 +36,12 @@ def _space_id(request: HttpRequest) -> str:
 
 @require_GET
 @vary_on_headers("HX-Request")
-def trace(request: HttpRequest) -> HttpResponse:
+def trace(request: PortalRequest) -> HttpResponse:
     form = TraceFilterForm(request.GET)
     filters = form.filters()
     try:
         view = traces.read_trace(
-            request.actor,  # type: ignore[attr-defined]
+            request.actor,
             patient_id=_space_id(request),
             filters=filters,
             page=form.page_number(),
@@ -49,7 +50,7 @@ def trace(request: HttpRequest) -> HttpResponse:
         raise Http404 from exc
     context = {"form": form, "view": view, "export_query": urlencode(filters.as_params())}
     status = 400 if form.errors else 200
-    if request.htmx:  # type: ignore[attr-defined]
+    if request.htmx:
         return render(request, "portal/trace/trace.html#results", context, status=200)
     return render(request, "portal/trace/trace.html", context, status=status)
 
@@ -69,13 +70,13 @@ def _lines(rows: Iterable[list[str]]) -> Iterator[str]:
 
 
 @require_GET
-def trace_csv(request: HttpRequest) -> HttpResponseBase:
+def trace_csv(request: PortalRequest) -> HttpResponseBase:
     form = TraceFilterForm(request.GET)
     if not form.is_valid():  # the page says what to correct
         return redirect(f"{reverse('portal:trace')}?{urlencode(request.GET.dict())}")
     try:
         rows = traces.export_trace(
-            request.actor,  # type: ignore[attr-defined]
+            request.actor,
             patient_id=_space_id(request),
             filters=form.filters(),
         )
