@@ -9,10 +9,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from django.db.models import Q
-
 from carnet.core import clock
-from carnet.identity.models import Holder, LegalRepresentation
+from carnet.identity import services as identity
 
 HOLDER = "holder"
 REPRESENTATIVE = "representative"
@@ -32,8 +30,7 @@ def email_recipients(
     A minor's space usually has no address of its own: its e-mails go to the representatives.
     Addresses are deduplicated case-insensitively; an inactive login receives nothing.
     """
-    patient = uuid.UUID(str(patient_id))
-    holder = Holder.objects.select_related("user").filter(pk=patient).first()
+    holder = identity.holder_with_login(patient_id)
     if holder is None:
         return []
     found: list[Recipient] = []
@@ -43,15 +40,7 @@ def email_recipients(
     if own:
         found.append(Recipient(own, HOLDER))
     if include_representatives:
-        today = clock.today()
-        representations = (
-            LegalRepresentation.objects.filter(patient_id=patient, since__lte=today)
-            .filter(Q(until__isnull=True) | Q(until__gte=today))
-            .filter(representative__is_active=True)
-            .select_related("representative__holder")
-            .order_by("since", "pk")
-        )
-        for representation in representations:
+        for representation in identity.current_representations(patient_id, clock.today()):
             user = representation.representative
             own_space = getattr(user, "holder", None)
             address = (own_space.contact_email if own_space else "") or user.email
@@ -64,5 +53,5 @@ def email_recipients(
 
 def space_first_name(patient_id: uuid.UUID | str) -> str:
     """The first name the e-mails to representatives use to say whose space it is about."""
-    holder = Holder.objects.filter(pk=uuid.UUID(str(patient_id))).first()
+    holder = identity.holder_or_none(patient_id)
     return holder.first_given_name if holder else ""
