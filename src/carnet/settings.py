@@ -158,8 +158,15 @@ AUTH_PASSWORD_VALIDATORS = [
 # Login hardening: one-time code and lockout thresholds.
 CARNET_OTP_TTL_SECONDS = env_int("CARNET_OTP_TTL_SECONDS", 600)
 CARNET_OTP_MAX_ATTEMPTS = env_int("CARNET_OTP_MAX_ATTEMPTS", 5)
+# Failures are counted per account *and client address*: an attacker locks only their own
+# address out of an account, never the holder logging in from elsewhere. One address is also
+# throttled whatever the accounts it tries, and codes cannot be resent without limit.
 CARNET_LOGIN_MAX_FAILURES = env_int("CARNET_LOGIN_MAX_FAILURES", 5)
 CARNET_LOGIN_LOCK_SECONDS = env_int("CARNET_LOGIN_LOCK_SECONDS", 15 * 60)
+CARNET_LOGIN_ADDRESS_MAX_FAILURES = env_int("CARNET_LOGIN_ADDRESS_MAX_FAILURES", 20)
+CARNET_LOGIN_MAX_CODES = env_int("CARNET_LOGIN_MAX_CODES", 5)
+# Reverse proxies in front of Carnet that append the client address to X-Forwarded-For.
+CARNET_TRUSTED_PROXIES = env_int("CARNET_TRUSTED_PROXIES", 0)
 CARNET_SMS_BACKEND = env_str("CARNET_SMS_BACKEND", "carnet.identity.sms.NoSmsGateway")
 
 # Sessions and cookies: secure by default, relaxed only outside production over plain HTTP.

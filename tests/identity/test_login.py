@@ -21,8 +21,12 @@ def _code_from(mailbox, address):
     return match.group(1)
 
 
-def _start(client, identifier, password=PASSWORD):
-    return client.post(reverse("portal:login"), {"identifier": identifier, "password": password})
+def _start(client, identifier, password=PASSWORD, address="127.0.0.1"):
+    return client.post(
+        reverse("portal:login"),
+        {"identifier": identifier, "password": password},
+        REMOTE_ADDR=address,
+    )
 
 
 def test_full_login_with_the_code_received_by_email(client, personas, mailbox):
@@ -66,7 +70,9 @@ def test_wrong_password_and_unknown_account_get_the_same_answer(
     assert mailbox.messages == []
 
 
-def test_repeated_wrong_passwords_lock_the_account(client, personas, mailbox, settings):
+def test_repeated_wrong_passwords_lock_the_account_from_that_address(
+    client, personas, mailbox, settings
+):
     for _ in range(settings.CARNET_LOGIN_MAX_FAILURES):
         assert _start(client, "dominique@exemple.test", "wrong password!!").status_code == 400
     # locked: even the right password is refused, with the same message, and no code is sent
@@ -77,6 +83,64 @@ def test_repeated_wrong_passwords_lock_the_account(client, personas, mailbox, se
     later = clock.now() + dt.timedelta(seconds=settings.CARNET_LOGIN_LOCK_SECONDS + 1)
     with time_machine.travel(later, tick=False):
         assert _start(client, "dominique@exemple.test").status_code == 302
+
+
+def test_an_attacker_cannot_lock_the_holder_out_from_another_address(
+    client, personas, mailbox, settings
+):
+    for _ in range(settings.CARNET_LOGIN_MAX_FAILURES + 3):
+        _start(client, "dominique@exemple.test", "wrong password!!", address="203.0.113.9")
+    assert _start(client, "dominique@exemple.test", address="203.0.113.9").status_code == 400
+    # the holder, from their own address, logs in at once
+    response = _start(client, "dominique@exemple.test", address="198.51.100.7")
+    assert response.status_code == 302
+    code = _code_from(mailbox, "dominique@exemple.test")
+    response = client.post(reverse("portal:login_code"), {"code": code}, REMOTE_ADDR="198.51.100.7")
+    assert response.status_code == 302
+    assert client.get(reverse("portal:home")).status_code == 200
+
+
+def test_one_address_trying_many_accounts_is_throttled(client, personas, mailbox, settings):
+    settings.CARNET_LOGIN_ADDRESS_MAX_FAILURES = 4
+    for n in range(4):
+        _start(client, f"inconnu{n}@exemple.test", "wrong password!!", address="203.0.113.9")
+    # blocked from that address, even for an account it never tried and the right password
+    assert _start(client, "dominique@exemple.test", address="203.0.113.9").status_code == 400
+    assert mailbox.messages == []
+    assert _start(client, "dominique@exemple.test", address="198.51.100.7").status_code == 302
+
+
+def test_codes_are_not_resent_without_limit(client, personas, mailbox, settings):
+    settings.CARNET_LOGIN_MAX_CODES = 3
+    _start(client, "dominique@exemple.test")
+    for _ in range(5):
+        client.post(reverse("portal:login_code_resend"))
+    assert len(mailbox.to("dominique@exemple.test")) == 3
+    page = client.get(reverse("portal:login_code")).content.decode()
+    assert "Plusieurs codes vous ont déjà été envoyés" in page
+    # the last code received still logs in
+    code = _code_from(mailbox, "dominique@exemple.test")
+    assert client.post(reverse("portal:login_code"), {"code": code}).status_code == 302
+
+
+def test_no_code_is_sent_while_the_address_is_blocked(client, personas, mailbox, settings):
+    _start(client, "dominique@exemple.test")
+    assert len(mailbox.to("dominique@exemple.test")) == 1
+    code = _code_from(mailbox, "dominique@exemple.test")
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    for _ in range(settings.CARNET_LOGIN_MAX_FAILURES):
+        client.post(reverse("portal:login_code"), {"code": wrong})
+    client.post(reverse("portal:login_code_resend"))
+    assert len(mailbox.to("dominique@exemple.test")) == 1
+
+
+def test_addresses_are_not_stored_in_clear(client, personas):
+    from carnet.identity.models import LoginThrottle
+
+    _start(client, "dominique@exemple.test", "wrong password!!", address="203.0.113.9")
+    keys = list(LoginThrottle.objects.values_list("key", flat=True))
+    assert len(keys) == 2
+    assert not any("203.0.113" in key for key in keys)
 
 
 def test_wrong_codes_invalidate_the_code_and_lock_the_account(client, personas, mailbox, settings):
@@ -156,3 +220,15 @@ def test_login_form_is_protected_by_csrf(personas):
     )
     assert response.status_code == 403
     assert "session a expiré" in response.content.decode()
+
+
+def test_behind_a_trusted_proxy_the_address_it_saw_counts(rf, settings):
+    from carnet.core.requests import client_address
+
+    request = rf.get("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.9")
+    assert client_address(request) == "10.0.0.2"
+    settings.CARNET_TRUSTED_PROXIES = 1
+    # the entry the client wrote itself (6.6.6.6) is not trusted
+    assert client_address(request) == "203.0.113.9"
+    settings.CARNET_TRUSTED_PROXIES = 3
+    assert client_address(request) == "10.0.0.2"

@@ -3,9 +3,10 @@
 Invariants:
 - A holder is identified by a valid INS (NIR or NIA; test/demo OIDs only outside production) and
   the five strict traits, stored as given and never rewritten.
-- Login is password (Argon2) then a 6-digit one-time code; consecutive failures of either lock
-  the account for CARNET_LOGIN_LOCK_SECONDS. Unknown identifiers, wrong passwords and locked
-  accounts get the same message and take the same time, so identifiers cannot be enumerated.
+- Login is password (Argon2) then a 6-digit one-time code; failures of either are throttled per
+  account and client address, and per address (`identity.throttle`). Unknown identifiers, wrong
+  passwords and blocked attempts get the same message and take the same time, so identifiers
+  cannot be enumerated.
 """
 
 from carnet.identity.models import SpaceStatus
@@ -26,6 +27,7 @@ from carnet.identity.services.login import (
     actor_for_professional,
     actor_for_user,
     pending_login_user,
+    resend_login_code,
     send_login_code,
     start_login,
     verify_login_code,
@@ -80,6 +82,7 @@ __all__ = [
     "register_holder",
     "register_organisation",
     "register_professional",
+    "resend_login_code",
     "search_professionals",
     "send_login_code",
     "space_is_open",

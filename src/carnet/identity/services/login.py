@@ -1,4 +1,4 @@
-"""The holder's login (password then one-time code, lockout, equal timing) and the actor a login
+"""The holder's login (password then one-time code, throttling, equal timing) and the actor a login
 or a professional's token becomes."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from carnet.access.actors import Actor, ActorKind, PurposeOfUse
 from carnet.core import clock
+from carnet.identity import throttle
 from carnet.identity.errors import CodeExpired, LoginFailed
 from carnet.identity.models import (
     Holder,
@@ -42,38 +43,40 @@ def _find_login_user(identifier: str) -> User | None:
     return holder.user if holder else None
 
 
-def _is_locked(user: User) -> bool:
-    return user.locked_until is not None and user.locked_until > clock.now()
-
-
-def _register_failure(user: User) -> None:
-    user.failed_logins += 1
-    if user.failed_logins >= settings.CARNET_LOGIN_MAX_FAILURES:
-        user.locked_until = clock.now() + dt.timedelta(seconds=settings.CARNET_LOGIN_LOCK_SECONDS)
-        user.failed_logins = 0
-    user.save(update_fields=["failed_logins", "locked_until"])
-
-
 def _code_digest(user: User, code: str) -> str:
     key = settings.SECRET_KEY.encode()
     return hmac.new(key, f"{user.pk}:{code}".encode(), hashlib.sha256).hexdigest()
 
 
-def start_login(identifier: str, password: str, *, channel: str = "email") -> User:
-    """Check identifier and password, then send a one-time code. Raises LoginFailed."""
+def start_login(
+    identifier: str, password: str, *, channel: str = "email", client_address: str = ""
+) -> User:
+    """Check identifier and password, then send a one-time code (unless enough were sent in the
+    throttling window: the last one still works). Raises LoginFailed."""
+    throttle.purge_expired()
     user = _find_login_user(identifier)
     if user is None:
         # Same work as a real check, so that response time does not reveal unknown identifiers.
         check_password(password, _DUMMY_PASSWORD_HASH)
+        throttle.record_failure(None, client_address)
         raise LoginFailed(_(LOGIN_FAILED_MESSAGE))
     password_ok = user.check_password(password)
-    if _is_locked(user):
+    if throttle.is_blocked(user, client_address):
         raise LoginFailed(_(LOGIN_FAILED_MESSAGE))
     if not password_ok:
-        _register_failure(user)
+        throttle.record_failure(user, client_address)
         raise LoginFailed(_(LOGIN_FAILED_MESSAGE))
-    send_login_code(user, channel=channel)
+    if throttle.may_send_code(user, client_address):
+        send_login_code(user, channel=channel)
     return user
+
+
+def resend_login_code(user: User, *, client_address: str = "") -> bool:
+    """Send a fresh code on request, within the throttling limits; False when none was sent."""
+    if not throttle.may_send_code(user, client_address):
+        return False
+    send_login_code(user)
+    return True
 
 
 def send_login_code(user: User, *, channel: str = "email") -> None:
@@ -98,9 +101,9 @@ def send_login_code(user: User, *, channel: str = "email") -> None:
         send_templated("login_code", user.email, {"code": code, "minutes": ttl // 60})
 
 
-def verify_login_code(user: User, code: str) -> None:
+def verify_login_code(user: User, code: str, *, client_address: str = "") -> None:
     """Accept the pending one-time code or raise LoginFailed / CodeExpired."""
-    if _is_locked(user):
+    if throttle.is_blocked(user, client_address):
         raise LoginFailed(_(LOGIN_FAILED_MESSAGE))
     pending = (
         OneTimeCode.objects.filter(user=user, used_at__isnull=True).order_by("-created_at").first()
@@ -114,13 +117,11 @@ def verify_login_code(user: User, code: str) -> None:
         if pending.attempts >= settings.CARNET_OTP_MAX_ATTEMPTS:
             pending.used_at = now
         pending.save(update_fields=["attempts", "used_at"])
-        _register_failure(user)
+        throttle.record_failure(user, client_address)
         raise LoginFailed(_(LOGIN_FAILED_MESSAGE))
     pending.used_at = now
     pending.save(update_fields=["used_at"])
-    user.failed_logins = 0
-    user.locked_until = None
-    user.save(update_fields=["failed_logins", "locked_until"])
+    throttle.record_success(user, client_address)
 
 
 def pending_login_user(user_id: object) -> User | None:

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from carnet.core.errors import CarnetError
+from carnet.core.requests import client_address
 from carnet.identity import services as identity
 from carnet.portal import session
 from carnet.portal.forms import CodeForm, LoginForm
@@ -25,7 +26,9 @@ def login_view(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             user = identity.start_login(
-                form.cleaned_data["identifier"], form.cleaned_data["password"]
+                form.cleaned_data["identifier"],
+                form.cleaned_data["password"],
+                client_address=client_address(request),
             )
         except CarnetError as exc:
             form.add_error(None, exc.message)
@@ -45,7 +48,9 @@ def login_code_view(request: HttpRequest) -> HttpResponse:
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            identity.verify_login_code(user, form.cleaned_data["code"])
+            identity.verify_login_code(
+                user, form.cleaned_data["code"], client_address=client_address(request)
+            )
         except CarnetError as exc:
             form.add_error(None, exc.message)
         else:
@@ -65,8 +70,16 @@ def login_code_resend(request: HttpRequest) -> HttpResponse:
     user = identity.pending_login_user(request.session.get(session.PENDING_LOGIN))
     if user is None:
         return redirect("portal:login")
-    identity.send_login_code(user)
-    messages.success(request, _("Un nouveau code vous a été envoyé."))
+    if identity.resend_login_code(user, client_address=client_address(request)):
+        messages.success(request, _("Un nouveau code vous a été envoyé."))
+    else:
+        messages.error(
+            request,
+            _(
+                "Plusieurs codes vous ont déjà été envoyés : utilisez le dernier reçu, ou "
+                "patientez quelques minutes avant d'en demander un nouveau."
+            ),
+        )
     return redirect("portal:login_code")
 
 
