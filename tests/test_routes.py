@@ -13,6 +13,7 @@ PUBLIC_VIEWS = {
     "portal:login",
     "portal:login_code",
     "portal:login_code_resend",
+    "operator_login",
     "pro:login",
     "pro:demo_login",
     "pro:oidc_authenticate",

@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import URLPattern, URLResolver, include, path
 
 from carnet.api import api, fhir_api
+from carnet.portal.views import account
 
 
 def _api_urls(urls: tuple[Any, str, str]) -> tuple[Any, str, str]:
@@ -42,6 +43,8 @@ urlpatterns = [
     path("pro/", include("carnet.pro.urls")),
     path("fhir/R4/", _api_urls(fhir_api.urls)),
     path("api/v1/", _api_urls(api.urls)),
+    # Operators log in through the portal (one-time code, throttling), never with a password alone.
+    path("gestion/login/", account.operator_login, name="operator_login"),
     path("gestion/", admin.site.urls),
 ]
 

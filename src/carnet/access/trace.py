@@ -51,6 +51,7 @@ MODE_LABELS = {
 EMERGENCY_MODES = frozenset({"bris_de_glace", "centre_15"})
 _KIND_LABELS = {
     "system": gettext_lazy("Système"),
+    "operator": gettext_lazy("Opérateur de la plateforme"),
     "app": gettext_lazy("Application"),
     "anonymous": gettext_lazy("Inconnu"),
 }
@@ -97,6 +98,12 @@ class TraceFilters:
         return {name: value for name, value in params.items() if value}
 
 
+def _action_label(code: str) -> str:
+    if code.startswith("admin:"):  # the back office's views (`audit.admin.TracedReadOnlyAdmin`)
+        return str(_("Consultation dans l'interface de gestion"))
+    return str(ACTION_LABELS.get(code, code))
+
+
 def _day_start(day: dt.date) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
 
@@ -130,7 +137,7 @@ class TraceEntry:
 
     @property
     def action_label(self) -> str:
-        return str(ACTION_LABELS.get(self.action, self.action))
+        return _action_label(self.action)
 
     @property
     def outcome_label(self) -> str:
@@ -190,9 +197,7 @@ def read_trace(
     people = [
         Choice(person.actor_id, _person_label(person)) for person in audit.trace_actors(patient_id)
     ]
-    actions = [
-        Choice(code, str(ACTION_LABELS.get(code, code))) for code in audit.trace_actions(patient_id)
-    ]
+    actions = [Choice(code, _action_label(code)) for code in audit.trace_actions(patient_id)]
     return TraceView(
         page=_page(rows, page, TRACE_PAGE_SIZE, _entry), people=people, actions=actions
     )

@@ -44,6 +44,38 @@ class EventData:
     details: Mapping[str, Any] = field(default_factory=dict)
 
 
+OPERATOR_KIND = "operator"
+
+
+def record_operator_view(
+    user: Any,
+    action: str,
+    *,
+    patient_id: uuid.UUID | str | None = None,
+    resource_type: str = "",
+    resource_id: str = "",
+    details: Mapping[str, Any] | None = None,
+) -> AuditEvent:
+    """An operator's look, in the back office, at rows about patients: in the patient's chain
+    (so the holder sees it in their trace) when one patient is concerned, else in the global one.
+    Operators act outside the access policy (they are not in a care team); what they do is
+    traced all the same."""
+    return record(
+        EventData(
+            actor_kind=OPERATOR_KIND,
+            actor_id=str(user.pk),
+            actor_label=str(user),
+            action=action,
+            outcome="allowed",
+            patient_id=patient_id,
+            reason="Consultation par un opérateur dans l'interface de gestion.",
+            resource_type=resource_type,
+            resource_id=resource_id,
+            details=dict(details or {}),
+        )
+    )
+
+
 def record(event: EventData) -> AuditEvent:
     """Append one event to its chain and return the stored row.
 

@@ -7,6 +7,7 @@ from typing import Any
 from django.http import HttpRequest
 
 PENDING_LOGIN = "carnet_pending_login"
+AFTER_LOGIN = "carnet_after_login"  # a path of this site, checked when stored
 SPACES = "carnet_spaces"
 CURRENT_SPACE = "carnet_space"
 

@@ -7,8 +7,10 @@ from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from carnet.core.errors import CarnetError
 from carnet.core.requests import client_address
@@ -17,11 +19,30 @@ from carnet.portal import session
 from carnet.portal.forms import CodeForm, LoginForm
 
 
+def _safe_next(request: HttpRequest) -> str:
+    """Where to go after logging in, when it is a path of this site (never another host)."""
+    wanted = request.POST.get("next") or request.GET.get("next") or ""
+    if wanted.startswith("/") and url_has_allowed_host_and_scheme(
+        wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return wanted
+    return ""
+
+
+@login_not_required
+@require_GET
+def operator_login(request: HttpRequest) -> HttpResponse:
+    """The back office (`/gestion/`) has no login of its own: operators log in like holders,
+    password then one-time code, with the same throttling, and come back to where they were."""
+    wanted = _safe_next(request) or reverse("admin:index")
+    return redirect(f"{reverse('portal:login')}?{urlencode({'next': wanted})}")
+
+
 @login_not_required
 @require_http_methods(["GET", "POST"])
 def login_view(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
-        return redirect("portal:home")
+        return redirect(_safe_next(request) or "portal:home")
     form = LoginForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -35,8 +56,10 @@ def login_view(request: HttpRequest) -> HttpResponse:
         else:
             request.session.cycle_key()
             request.session[session.PENDING_LOGIN] = str(user.pk)
+            request.session[session.AFTER_LOGIN] = _safe_next(request)
             return redirect("portal:login_code")
-    return render(request, "portal/login.html", {"form": form}, status=400 if form.errors else 200)
+    context = {"form": form, "next": _safe_next(request)}
+    return render(request, "portal/login.html", context, status=400 if form.errors else 200)
 
 
 @login_not_required
@@ -55,10 +78,11 @@ def login_code_view(request: HttpRequest) -> HttpResponse:
             form.add_error(None, exc.message)
         else:
             del request.session[session.PENDING_LOGIN]
+            after = request.session.pop(session.AFTER_LOGIN, "")
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             actor = identity.actor_for_user(user)
             session.set_spaces(request, [(str(h.pk), str(h)) for h in identity.spaces_of(actor)])
-            return redirect("portal:home")
+            return redirect(after or "portal:home")
     return render(
         request, "portal/login_code.html", {"form": form}, status=400 if form.errors else 200
     )
