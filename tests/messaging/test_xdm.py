@@ -212,7 +212,7 @@ def test_built_archive_is_read_back_with_the_metadata_of_each_cda():
         assert doc.authors[0].person.id == header.author_id
         assert doc.mime_type == "text/xml"
     n1, n3, vaccination = package.documents
-    # Values read in the CDA files themselves (documents.md §7 mapping).
+    # Values read in the CDA files themselves (CDA header → XDS mapping, docs/standards/cda.md).
     assert n1.path == "IHE_XDM/SUBSET01/DOC0001.XML"
     assert n1.unique_id == "1.3.6.1.4.1.19376.1.2.20.12345.1.1"
     assert n1.creation_time == datetime(2021, 4, 1, 12, 47, 45, tzinfo=UTC)  # 13:47:45+0100
