@@ -24,7 +24,10 @@ def _skip_if_reference_file_missing(error: FileNotFoundError) -> None:
     """A test (or a fixture) that opens an example of the absent reference folder, even through
     a helper, is skipped with the one reason instead of failing; any other missing file fails."""
     if paths.is_reference_file(error.filename):
-        pytest.skip(paths.REFERENCE_DATA_ABSENT)
+        skipped = pytest.skip.Exception(paths.REFERENCE_DATA_ABSENT)
+        # Reported at the test's own location, not this hook's (as pytest does for fixtures).
+        skipped._use_item_location = True
+        raise skipped from error
 
 
 @pytest.hookimpl(wrapper=True)

@@ -1,9 +1,15 @@
 """Where the reference examples written by others live (ANS CDA and FHIR examples, official
 value-set files): the one setting `CARNET_REFERENCE_DATA`, by default `../shared/data` beside the
-repository (CI and the team's checkouts). They are not redistributed with Carnet, so a fresh clone
-may not have them: every test that needs them is then skipped with `REFERENCE_DATA_ABSENT`, and
-`tests/conftest.py` counts those skips at the end of the run. The product itself never reads
-this folder."""
+repository (CI and the team's checkouts; layout in docs/standards/README.md). They are not
+redistributed with Carnet, so a fresh clone may not have them. Every test that needs them is then
+skipped with the one reason `REFERENCE_DATA_ABSENT`:
+* a test that opens a reference file, directly or through a helper or a fixture, is skipped when
+  that open fails (hook in `tests/conftest.py`), so nothing has to be marked by hand;
+* a test that needs the folder without opening a file (a listing, a hypothesis test) is marked
+  `needs_reference_data`; parameters read from the folder at collection go through
+  `reference_cases`, which collapses to one skipped item.
+`tests/conftest.py` counts those skips at the end of the run; where the folder exists none is
+skipped, and a missing file in it fails. The product itself never reads this folder."""
 
 from __future__ import annotations
 
@@ -38,12 +44,6 @@ def is_reference_file(filename: object) -> bool:
     if REFERENCE_DATA_PRESENT or not isinstance(filename, str | os.PathLike):
         return False
     return Path(os.fsdecode(filename)).resolve().is_relative_to(REFERENCE_DATA)
-
-
-def require_reference_data() -> None:
-    """Skip the calling test (or fixture) when the reference folder is absent."""
-    if not REFERENCE_DATA_PRESENT:
-        pytest.skip(REFERENCE_DATA_ABSENT)
 
 
 def reference_cases(build: Callable[[], Iterable[Any]], *, arity: int = 1) -> list[Any]:
