@@ -1,4 +1,5 @@
-"""Shared fixtures: a real SMTP server on loopback for every test, personas, API clients."""
+"""Shared fixtures: a real SMTP server on loopback for every test, personas, API clients; and the
+skips for absent reference data (`tests/paths.py`), counted at the end of the run."""
 
 from __future__ import annotations
 
@@ -14,7 +15,52 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
+from tests import paths
+
 os.environ.setdefault("CARNET_MODE", "test")
+
+
+def _skip_if_reference_file_missing(error: FileNotFoundError) -> None:
+    """A test (or a fixture) that opens an example of the absent reference folder, even through
+    a helper, is skipped with the one reason instead of failing; any other missing file fails."""
+    if paths.is_reference_file(error.filename):
+        skipped = pytest.skip.Exception(paths.REFERENCE_DATA_ABSENT)
+        # Reported at the test's own location, not this hook's (as pytest does for fixtures).
+        skipped._use_item_location = True
+        raise skipped from error
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    try:
+        return (yield)
+    except FileNotFoundError as error:
+        _skip_if_reference_file_missing(error)
+        raise
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    try:
+        return (yield)
+    except FileNotFoundError as error:
+        _skip_if_reference_file_missing(error)
+        raise
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """How many tests the absent reference data skipped (0 where it is present, as in CI)."""
+    skipped = [
+        report
+        for report in terminalreporter.stats.get("skipped", [])
+        if isinstance(report.longrepr, tuple) and paths.REFERENCE_DATA_ABSENT in report.longrepr[2]
+    ]
+    setting = f"{paths.REFERENCE_DATA_VARIABLE}={paths.REFERENCE_DATA}"
+    if paths.REFERENCE_DATA_PRESENT:
+        line = f"{len(skipped)} tests skipped for reference data (present: {setting})"
+    else:
+        line = f"{len(skipped)} tests skipped: reference data absent ({setting})"
+    terminalreporter.write_line(line, yellow=bool(skipped))
 
 
 def free_port() -> int:

@@ -1,6 +1,7 @@
 """Property-based: random spaces, documents, labels and actors, checked against an independent
 reference implementation of the access rules written here from the spec
-(`shared/product.md` §5, `shared/spec/access-matrix.md` §7), not from the policy's code.
+(Carnet's product rules and the CSP rules summarised in `docs/standards/access-matrix.md`), not
+from the policy's code.
 
 - `test_reads_and_searches_through_the_gate_agree_with_the_reference`: real `DocumentEntry` rows
   (bulk-created), real care-team, block and settings rows, the real gate. For each actor, every

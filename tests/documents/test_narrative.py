@@ -62,7 +62,7 @@ def _parse(markup):
 
 def _titles(name, depth):
     """Section titles at a nesting depth, read from the file with XPath (independently)."""
-    tree = etree.parse(str(CDA_DIR / name))
+    tree = etree.ElementTree(etree.fromstring((CDA_DIR / name).read_bytes()))
     path = "h:component/h:structuredBody" + "/h:component/h:section" * (depth + 1) + "/h:title"
     return [
         " ".join("".join(t.itertext()).split()) for t in tree.getroot().xpath(path, namespaces=HL7)

@@ -334,5 +334,5 @@ def _class_of(type_code: str) -> str:
 
 
 def example(relative: str) -> dict[str, Any]:
-    """One of the shared FHIR examples (`shared/data/fhir/<relative>`), as loaded JSON."""
+    """One of the ANS FHIR examples (reference data, `FHIR_DIR/<relative>`), as loaded JSON."""
     return json.loads((FHIR_DIR / relative).read_text(encoding="utf-8"))

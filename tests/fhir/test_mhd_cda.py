@@ -1,5 +1,6 @@
-"""Every CDA of `shared/data/cda` deposited through ITI-65 with the metadata an LPS builds from its
-header, then retrieved through ITI-68 byte for byte; the CDA whose INS key is wrong is refused."""
+"""Every ANS example CDA (reference data) deposited through ITI-65 with the metadata an LPS
+builds from its header, then retrieved through ITI-68 byte for byte; the CDA whose INS key is
+wrong is refused."""
 
 from __future__ import annotations
 
@@ -11,14 +12,16 @@ from carnet.identity import services as identity
 from carnet.identity.ins import OID_NIR
 from tests.documents.helpers import ans_test_patient
 from tests.fhir import mhd_support as m
-from tests.paths import CDA_DIR
+from tests.paths import CDA_DIR, reference_cases
 
 pytestmark = pytest.mark.django_db
 
 WRONG_INS_KEY = "CSE-MDE_2023.01.xml"  # INS 222127505611201: key 01, should be 47
 OTHER_PATIENT = "eDISP-MED_2024.01.xml"  # NESSI Ruth, production INS OID, a valid key
 INSURER_FEED = "CNAM-HR_2021.01.xml"  # REMB, author ALIM_AM: the insurer deposits it
-DEPOSITED = sorted(p.name for p in CDA_DIR.glob("*.xml") if p.name != WRONG_INS_KEY)
+DEPOSITED = reference_cases(
+    lambda: sorted(p.name for p in CDA_DIR.glob("*.xml") if p.name != WRONG_INS_KEY)
+)
 
 
 @pytest.fixture

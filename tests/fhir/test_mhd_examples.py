@@ -1,4 +1,4 @@
-"""Every PDSm / PDSm4DMP example of `shared/data/fhir` sent to the document API.
+"""Every PDSm / PDSm4DMP example of the ANS guides (reference data) sent to the document API.
 
 Adaptations are the least each example needs to reach *our* test space, and each is named:
   - subject: the examples name their patient `Patient/fr-patient-123` (a server id of the IG's

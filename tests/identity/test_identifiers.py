@@ -35,7 +35,7 @@ from carnet.identity.identifiers import (
 )
 from tests.identity.jwt_factory import with_luhn
 
-# Real numbers found in the ANS examples of shared/data (CDA, FHIR) and in public FINESS extracts.
+# Real numbers found in the ANS examples (CDA, FHIR reference data) and in public FINESS extracts.
 REAL_RPPS = ["10100997245", "10000441302", "10101451689", "99700218896"]
 REAL_FINESS = ["010003820", "010003812", "750803447", "920008059", "750058190"]
 

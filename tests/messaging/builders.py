@@ -1,6 +1,6 @@
-"""Builders of realistic MSSanté messages and IHE_XDM.ZIP archives from the shared CDA examples.
+"""Builders of realistic MSSanté messages and IHE_XDM.ZIP archives from the ANS CDA examples.
 
-The XDM builder reads each CDA header (documents.md §7) and writes the METADATA.XML a
+The XDM builder reads each CDA header (docs/standards/cda.md) and writes the METADATA.XML a
 professional's software would: ebRIM 3.0 with proper namespaces, one ExtrinsicObject per
 document, the SHA-1 and size of the bytes, URIs relative to the subset folder. It is written
 independently of `carnet.messaging.xdm` so that reading what it builds tests the reader.
@@ -52,7 +52,7 @@ TRUSTED_DOMAINS = ("mssante.fr",)
 PATIENT_DOMAIN = "mssante.fr"
 SENDER = "marcel.camparini@labo-charmes.mssante.fr"
 
-# Model templateId → formatCode (ASS_A11), for the models of the shared examples.
+# Model templateId → formatCode (ASS_A11), for the models of the ANS examples.
 FORMAT_BY_TEMPLATE = {
     "1.3.6.1.4.1.19376.1.2.20": "urn:ihe:iti:xds-sd:pdf:2008",
     "1.3.6.1.4.1.19376.1.3.3": "urn:ihe:lab:xd-lab:2008",
@@ -205,7 +205,7 @@ def xds_time(value: str) -> str:
 
 
 def format_code_of(format_code: str) -> Coded:
-    """The formatCode with its scheme and display, from the shared format-codes table."""
+    """The formatCode with its scheme and display, from the official format-codes table."""
     with (TERMINOLOGY_DIR / "format-codes.csv").open(encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
             if row["code"] == format_code:
@@ -214,7 +214,7 @@ def format_code_of(format_code: str) -> Coded:
 
 
 def class_code_of(type_code: str) -> Coded:
-    """The classCode of a typeCode (ASS_X04), from the shared document-types table."""
+    """The classCode of a typeCode (ASS_X04), from the official document-types table."""
     with (TERMINOLOGY_DIR / "document-types.csv").open(encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
             if row["code"] == type_code:
@@ -522,7 +522,7 @@ def sample_entries(
 def xdm_entries(
     entries: Sequence[DocumentEntry] | None = None, *, subset: str = "SUBSET01"
 ) -> dict[str, bytes]:
-    """The files of an IHE_XDM.ZIP (messaging.md §4) as name → bytes, ready to alter and zip."""
+    """The files of an IHE_XDM.ZIP (docs/standards/mssante-xdm.md): name → bytes, to alter."""
     documents = sample_entries() if entries is None else entries
     links = "".join(
         f'<li><a href="IHE_XDM/{subset}/{e.filename}">{e.header.title}</a></li>' for e in documents

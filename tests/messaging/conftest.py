@@ -1,4 +1,4 @@
-"""Fixtures of the messaging tests: the ANS test patient's space (the patient of the shared CDA
+"""Fixtures of the messaging tests: the ANS test patient's space (the patient of the ANS CDA
 examples), the MSSanté settings, a self-signed certificate, and the gateway on a loopback port."""
 
 from __future__ import annotations

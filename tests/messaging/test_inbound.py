@@ -70,7 +70,7 @@ MIME-Version: 1.0
 
 
 def _corsican_address() -> str:
-    # identity.md §2: 2A counts as 19 in the key computation, key = 97 − (N mod 97).
+    # Référentiel INS (docs/standards/ins.md): 2A counts as 19 in the key, key = 97 − (N mod 97).
     body = "2790319215189"
     key = 97 - int(body) % 97
     return f"27903{'2a'}215189{key:02d}@patient.mssante.fr"

@@ -1,8 +1,9 @@
-"""Reading IHE_XDM.ZIP archives: the real DRIMbox metadata, archives built from the shared CDAs,
-and hostile archives that must each be refused with a clear error."""
+"""Reading IHE_XDM.ZIP archives: the real DRIMbox metadata, archives built from the ANS example
+CDAs (reference data), and hostile archives that must each be refused with a clear error."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import zipfile
@@ -35,9 +36,9 @@ from tests.messaging.builders import (
     xdm_entries,
     zip_bytes,
 )
-from tests.paths import SHARED_DATA
+from tests.paths import XDM_DIR, needs_reference_data
 
-DRIMBOX = SHARED_DATA / "xdm" / "DRIM-M_KA202401" / "IHE_XDM" / "SS000001" / "METADATA.XML"
+DRIMBOX = XDM_DIR / "DRIM-M_KA202401" / "IHE_XDM" / "SS000001" / "METADATA.XML"
 # A DICOM file starts with a 128-byte preamble and "DICM".
 FAKE_KOS = b"\0" * 128 + b"DICM" + b"\x02\x00\x00\x00UL\x04\x00" * 8
 FAKE_SIGNATURE = b'<?xml version="1.0"?><Signature xmlns="http://www.w3.org/2000/09/xmldsig#"/>'
@@ -211,7 +212,7 @@ def test_built_archive_is_read_back_with_the_metadata_of_each_cda():
         assert doc.authors[0].person.id == header.author_id
         assert doc.mime_type == "text/xml"
     n1, n3, vaccination = package.documents
-    # Values read in the CDA files themselves (documents.md §7 mapping).
+    # Values read in the CDA files themselves (CDA header → XDS mapping, docs/standards/cda.md).
     assert n1.path == "IHE_XDM/SUBSET01/DOC0001.XML"
     assert n1.unique_id == "1.3.6.1.4.1.19376.1.2.20.12345.1.1"
     assert n1.creation_time == datetime(2021, 4, 1, 12, 47, 45, tzinfo=UTC)  # 13:47:45+0100
@@ -581,10 +582,11 @@ def test_xml_root_name(data, expected):
     assert xml_root_name(data) == expected
 
 
+@needs_reference_data
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_damaged_archives_give_an_xdm_error_or_a_package(data):
-    archive = bytearray(SMALL_XDM)
+    archive = bytearray(_small_xdm())
     for _ in range(data.draw(st.integers(1, 8))):
         position = data.draw(st.integers(0, len(archive) - 1))
         archive[position] = data.draw(st.integers(0, 255))
@@ -597,4 +599,7 @@ def test_damaged_archives_give_an_xdm_error_or_a_package(data):
     assert outcome
 
 
-SMALL_XDM = zip_bytes(xdm_entries(sample_entries(SAMPLE_CDAS[2:])), compression=zipfile.ZIP_STORED)
+@functools.cache
+def _small_xdm() -> bytes:
+    # Built on first use, not at import: the CDA comes from the reference data, maybe absent.
+    return zip_bytes(xdm_entries(sample_entries(SAMPLE_CDAS[2:])), compression=zipfile.ZIP_STORED)

@@ -27,7 +27,7 @@ from carnet.profile.measures import (
     measure_for_loinc,
     validate_measure,
 )
-from tests.paths import TERMINOLOGY_DIR
+from tests.paths import TERMINOLOGY_DIR, needs_reference_data
 
 NOW = dt.datetime(2025, 3, 10, 11, 0, tzinfo=dt.UTC)
 AT = dt.datetime(2025, 3, 9, 8, 30, tzinfo=PARIS)
@@ -115,7 +115,7 @@ def _validate(key: str, value: object, unit: str | None = None, **kwargs: object
     return validate_measure(key, value, unit, now=NOW, **kwargs)  # type: ignore[arg-type]
 
 
-def _shared_rows(name: str) -> list[dict[str, str]]:
+def _reference_rows(name: str) -> list[dict[str, str]]:
     with (TERMINOLOGY_DIR / name).open(encoding="utf-8", newline="") as handle:
         return list(csv.DictReader(handle))
 
@@ -133,10 +133,11 @@ def test_catalogue_has_the_measures_of_the_issue():
     assert converted | NO_ALTERNATIVE_UNIT == writable
 
 
-def test_catalogue_matches_the_shared_terminology_table():
-    shared = {row["key"]: row for row in _shared_rows("measures.csv")}
+@needs_reference_data
+def test_catalogue_matches_the_reference_terminology_table():
+    reference = {row["key"]: row for row in _reference_rows("measures.csv")}
     for key, measure in catalogue().items():
-        row = shared[key]
+        row = reference[key]
         assert measure.profile == row["profile_canonical"]
         assert measure.label.startswith(row["label_fr"])
         assert measure.loinc in row["loinc"]
@@ -165,17 +166,23 @@ def test_blood_pressure_has_systolic_and_diastolic_components():
     assert [s.key for s in get_measure("body-weight").series] == [VALUE]
 
 
+@needs_reference_data
 def test_glucose_moments_are_those_of_jdv_j157():
-    shared = {
-        row["code"] for row in _shared_rows("measures-value-sets.csv") if "J157" in row["value_set"]
+    j157 = {
+        row["code"]
+        for row in _reference_rows("measures-value-sets.csv")
+        if "J157" in row["value_set"]
     }
-    assert {moment.code for moment in get_measure("glucose").moments} == shared
+    assert {moment.code for moment in get_measure("glucose").moments} == j157
     assert all(not measure.moments for key, measure in catalogue().items() if key != "glucose")
 
 
+@needs_reference_data
 def test_guide_units_for_glucose_stay_within_jdv_j163():
     j163 = {
-        row["code"] for row in _shared_rows("measures-value-sets.csv") if "J163" in row["value_set"]
+        row["code"]
+        for row in _reference_rows("measures-value-sets.csv")
+        if "J163" in row["value_set"]
     }
     assert j163 == {"mg/dL", "%"}
     # What we write (the canonical unit) is always allowed by the closed list.

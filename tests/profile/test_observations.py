@@ -116,7 +116,7 @@ def test_ans_glucose_example_is_refused_because_its_code_and_unit_disagree():
     """The guide's glucose example codes LOINC 4548-4 (HbA1c, in %) but gives 92 mg/dL, a blood
     glucose. Storing it as an HbA1c of 92 % would be false, and relabelling it as a glucose would
     be guessing: a national record must do neither. We refuse it, naming the unit of the element
-    at fault, as measures.md notes this example breaks the guide (JDV_J154 / JDV_J163)."""
+    at fault: this example of the guide breaks the guide's own bindings (JDV_J154 / JDV_J163)."""
     error = _refused(_example("Observation-ExampleMesObservationGlucose001.json"))
     assert error.field == "Observation.valueQuantity.code"
     assert error.code == "code-invalid"

@@ -233,7 +233,8 @@ def check_recipient(address: str, *, patient_domain: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class MssHeaders:
-    """The MSSanté headers (messaging.md §3); the list beyond X-MSS-MES is to be confirmed."""
+    """The MSSanté headers (docs/standards/mssante-xdm.md); only X-MSS-MES is confirmed by an ANS
+    guide, the others come from a summary of the Référentiel socle MSSanté."""
 
     code_cda: tuple[str, ...]
     ins_qualified: bool | None

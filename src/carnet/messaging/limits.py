@@ -1,8 +1,9 @@
 """Size and shape limits applied to inbound mail and to the IHE_XDM.ZIP archives it carries.
 
-The per-message and per-attachment sizes are product decisions (product.md §8: 10 MB per attachment,
-20 MB per message). The other numbers bound the work a hostile sender can make us do; they are far
-above anything a professional's software sends (an XDM usually holds one to a few documents).
+The per-message and per-attachment sizes are product decisions (10 MB per attachment, 20 MB per
+message; see docs/standards/mssante-xdm.md). The other numbers bound the work a hostile sender can
+make us do; they are far above anything a professional's software sends (an XDM usually holds
+one to a few documents).
 """
 
 from __future__ import annotations

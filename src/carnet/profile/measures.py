@@ -2,7 +2,7 @@
 
 Pure module (no models, no database). The catalogue is read from `data/*.csv` (see
 `data/SOURCES.md`): identity and FHIR coding of each measure (`measures.csv`, derived from the
-shared terminology table), plausible ranges and message wording (`measure-rules.csv`), accepted
+guide's terminology tables), plausible ranges and message wording (`measure-rules.csv`), accepted
 units with their conversion to the canonical UCUM unit (`measure-units.csv`) and the glucose
 moments of JDV_J157 (`glucose-moments.csv`).
 
