@@ -137,7 +137,8 @@ def main() -> None:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     jwk = json.loads(RSAAlgorithm.to_jwk(key.public_key()))
     jwk.update({"kid": "bench-1", "use": "sig", "alg": "RS256"})
-    RegisteredIssuer.objects.create(issuer=ISSUER, name="LPS de bench", organisation=organisation, jwks={"keys": [jwk]})
+    issuer = RegisteredIssuer.objects.create(issuer=ISSUER, name="LPS de bench", jwks={"keys": [jwk]})
+    issuer.organisations.add(organisation)
     (out / "key.pem").write_bytes(
         key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )

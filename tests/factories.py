@@ -11,7 +11,7 @@ import factory
 from carnet.identity import services
 from carnet.identity.identifiers import luhn_check_digit
 from carnet.identity.ins import OID_NIR_TEST, nir_key
-from carnet.identity.models import Holder, Professional, User
+from carnet.identity.models import Holder, Organisation, Professional, RegisteredIssuer, User
 
 PASSWORD = "correct horse battery staple"
 
@@ -75,3 +75,19 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     email = factory.Sequence(lambda n: f"compte{n}@exemple.test")
     password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+
+
+def register_issuer(
+    *, vouches_for: tuple[str, ...] | None = None, **fields: Any
+) -> RegisteredIssuer:
+    """A registered token issuer, bound to the organisations it may vouch for (by default the
+    one the test tokens name), as an operator registers a professional software."""
+    from tests.identity import jwt_factory as jf
+
+    issuer = RegisteredIssuer.objects.create(**fields)
+    for idnst in ("1" + jf.FINESS,) if vouches_for is None else vouches_for:
+        organisation, _created = Organisation.objects.get_or_create(
+            idnst=idnst, defaults={"name": f"Structure {idnst}"}
+        )
+        issuer.organisations.add(organisation)
+    return issuer

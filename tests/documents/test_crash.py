@@ -28,14 +28,15 @@ pytestmark = pytest.mark.slow
 SETUP = """
 import datetime as dt
 from carnet.identity import services
-from carnet.identity.models import RegisteredIssuer
+from carnet.identity.models import Organisation, RegisteredIssuer
 holder = services.register_holder(
     matricule="279035121518989", oid="1.2.250.1.213.1.4.10",
     traits=services.BirthTraits(
         "PAT-TROIS", "DOMINIQUE MARIE-LOUISE", dt.date(1979, 3, 28), "F", "51215"
     ),
 )
-RegisteredIssuer.objects.create(issuer=ISSUER, name="LPS", jwks=JWKS)
+issuer = RegisteredIssuer.objects.create(issuer=ISSUER, name="LPS", jwks=JWKS)
+issuer.organisations.add(Organisation.objects.create(idnst=ORGANISATION, name="Cabinet"))
 print(holder.pk)
 """
 
@@ -193,7 +194,10 @@ def test_sigkill_during_deposits_loses_no_acknowledged_document(tmp_path):
             connection.execute("CREATE DATABASE carnet_crash")
     _manage(env, "migrate", "--noinput", "-v0")
     key = jf.rsa_key()
-    setup = f"ISSUER={jf.ISSUER!r}\nJWKS={json.dumps(jf.jwks(key))}\n" + SETUP
+    setup = (
+        f"ISSUER={jf.ISSUER!r}\nJWKS={json.dumps(jf.jwks(key))}\nORGANISATION={'1' + jf.FINESS!r}\n"
+        + SETUP
+    )
     _manage(env, "shell", "-c", setup)
     port = free_port()
     server = _start_server(env, port)

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from carnet.documents.cda import CdaHeader, read_cda_header
-from carnet.identity.models import RegisteredIssuer
 from tests.documents.helpers import ANS_INS, PDF, cda_bytes
+from tests.factories import register_issuer
 from tests.identity import jwt_factory as jf
 from tests.paths import FHIR_DIR
 
@@ -48,10 +48,8 @@ def fast_passwords(settings: Any) -> None:
 def register_software(settings: Any) -> None:
     """The professional software (LPS) registered with its public keys, and the insurer."""
     settings.CARNET_JWT_AUDIENCE = jf.AUDIENCE
-    RegisteredIssuer.objects.create(
-        issuer=jf.ISSUER, name="Logiciel test", jwks=jf.jwks(jf.rsa_key())
-    )
-    RegisteredIssuer.objects.create(
+    register_issuer(issuer=jf.ISSUER, name="Logiciel test", jwks=jf.jwks(jf.rsa_key()))
+    register_issuer(
         issuer=INSURER_ISSUER,
         name="Assurance Maladie",
         jwks=jf.jwks(jf.rsa_key("cnam")),

@@ -20,8 +20,8 @@ from carnet.access.actors import PurposeOfUse
 from carnet.core import clock
 from carnet.core.errors import CarnetError
 from carnet.fhir import auditevent, capability
-from carnet.identity.models import RegisteredIssuer
 from tests.access.helpers import pro_actor
+from tests.factories import register_issuer
 from tests.identity import jwt_factory as jf
 from tests.paths import FHIR_DIR
 
@@ -132,7 +132,7 @@ def test_nobody_else_searches_the_trace(client, settings, logged_in_client, pers
     other = logged_in_client(personas.other_patient.user)
     assert _search(other, personas).status_code == 404
     settings.CARNET_JWT_AUDIENCE = jf.AUDIENCE
-    RegisteredIssuer.objects.create(issuer=jf.ISSUER, name="LPS", jwks=jf.jwks(jf.rsa_key()))
+    register_issuer(issuer=jf.ISSUER, name="LPS", jwks=jf.jwks(jf.rsa_key()))
     import time
 
     now = int(time.time())

@@ -6,6 +6,7 @@ import pytest
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 
 from carnet.identity.models import RegisteredIssuer
+from tests.factories import register_issuer
 from tests.identity import jwt_factory as jf
 
 pytestmark = pytest.mark.django_db
@@ -14,9 +15,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def registered(settings):
     settings.CARNET_JWT_AUDIENCE = jf.AUDIENCE
-    RegisteredIssuer.objects.create(
-        issuer=jf.ISSUER, name="Logiciel test", jwks=jf.jwks(jf.rsa_key())
-    )
+    register_issuer(issuer=jf.ISSUER, name="Logiciel test", jwks=jf.jwks(jf.rsa_key()))
 
 
 def _claims(**overrides):

@@ -17,8 +17,8 @@ from carnet.access.models import CareTeamMember, ConsentDeclaration
 from carnet.audit.models import AuditEvent
 from carnet.core import clock
 from carnet.fhir import capability
-from carnet.identity.models import RegisteredIssuer
 from tests.access.helpers import holder_actor
+from tests.factories import register_issuer
 from tests.identity import jwt_factory as jf
 
 pytestmark = pytest.mark.django_db
@@ -31,7 +31,7 @@ IN_SIX_MONTHS = (clock.today() + dt.timedelta(days=182)).isoformat()
 @pytest.fixture
 def software(settings):
     settings.CARNET_JWT_AUDIENCE = jf.AUDIENCE
-    RegisteredIssuer.objects.create(issuer=jf.ISSUER, name="LPS", jwks=jf.jwks(jf.rsa_key()))
+    register_issuer(issuer=jf.ISSUER, name="LPS", jwks=jf.jwks(jf.rsa_key()))
 
 
 def bearer(professional, **claims):

@@ -11,8 +11,8 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 
 from carnet.access import services as access
 from carnet.fhir import capability
-from carnet.identity.models import RegisteredIssuer
 from tests.access.helpers import holder_actor
+from tests.factories import register_issuer
 from tests.identity import jwt_factory as jf
 
 pytestmark = pytest.mark.django_db
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def software(settings):
     settings.CARNET_JWT_AUDIENCE = jf.AUDIENCE
-    RegisteredIssuer.objects.create(issuer=jf.ISSUER, name="LPS", jwks=jf.jwks(jf.rsa_key()))
+    register_issuer(issuer=jf.ISSUER, name="LPS", jwks=jf.jwks(jf.rsa_key()))
 
 
 def bearer(professional, **claims):

@@ -9,8 +9,10 @@ import pytest
 from fhir.resources.R4B.bundle import Bundle
 
 from carnet.documents import services
+from carnet.identity.models import Organisation
 from carnet.identity.services import actor_for_user
 from tests.documents.helpers import ans_test_patient
+from tests.factories import make_professional
 from tests.fhir import mhd_support as m
 
 pytestmark = pytest.mark.django_db
@@ -36,6 +38,15 @@ def holder(settings):
 def pro(client, settings, holder):
     """A professional's software that deposited the five documents in one submission set."""
     m.register_software(settings)
+    # in the directory, member of the organisation its tokens name: the deposits carry it
+    organisation = Organisation.objects.get(idnst="1" + m.jf.FINESS)
+    make_professional(
+        "10",
+        rpps=m.jf.RPPS,
+        family_name="Médecin-Test",
+        given_name="Camille",
+        organisation=organisation,
+    )
     software = m.professional(client)
     documents = [
         (

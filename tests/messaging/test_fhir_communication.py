@@ -12,10 +12,10 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.communication import Communication
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 
-from carnet.identity.models import RegisteredIssuer
 from carnet.identity.services import actor_for_user
 from carnet.messaging import services
 from carnet.messaging.models import Conversation
+from tests.factories import register_issuer
 from tests.identity import jwt_factory as jf
 from tests.messaging.builders import embedded_pdf
 
@@ -27,9 +27,7 @@ OTHER_RPPS = jf.with_luhn("1000000002")
 @pytest.fixture
 def registered(settings):
     settings.CARNET_JWT_AUDIENCE = jf.AUDIENCE
-    RegisteredIssuer.objects.create(
-        issuer=jf.ISSUER, name="Logiciel test", jwks=jf.jwks(jf.rsa_key())
-    )
+    register_issuer(issuer=jf.ISSUER, name="Logiciel test", jwks=jf.jwks(jf.rsa_key()))
 
 
 def _token(**claims):

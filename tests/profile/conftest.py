@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from carnet.access.actors import Actor
-from carnet.identity.models import RegisteredIssuer
 from carnet.identity.services import actor_for_user
+from tests.factories import register_issuer
 from tests.identity import jwt_factory as jf
 
 FHIR = "application/fhir+json"
@@ -84,9 +84,7 @@ def _token(key: jf.SigningKey, without: tuple[str, ...] = (), **claims: Any) -> 
 def pro_fhir(client, settings, db):
     """FHIR calls with the bearer token of a professional's software: `pro_fhir(professional)`."""
     settings.CARNET_JWT_AUDIENCE = jf.AUDIENCE
-    RegisteredIssuer.objects.create(
-        issuer=jf.ISSUER, name="Logiciel du cabinet", jwks=jf.jwks(jf.rsa_key())
-    )
+    register_issuer(issuer=jf.ISSUER, name="Logiciel du cabinet", jwks=jf.jwks(jf.rsa_key()))
 
     def caller(professional) -> FhirCaller:
         specialty = (
@@ -112,7 +110,7 @@ def insurer_fhir(client, settings, db) -> FhirCaller:
     """FHIR calls with the insurer's system token (its issuer is registered as the insurer)."""
     settings.CARNET_JWT_AUDIENCE = jf.AUDIENCE
     key = jf.rsa_key("insurer")
-    RegisteredIssuer.objects.create(
+    register_issuer(
         issuer=INSURER_ISSUER, name="Assurance Maladie", jwks=jf.jwks(key), is_insurer=True
     )
     return FhirCaller(client, {"HTTP_AUTHORIZATION": f"Bearer {_token(key, iss=INSURER_ISSUER)}"})

@@ -11,7 +11,12 @@ from django.conf import settings
 from carnet.access.actors import Actor, ActorKind, PurposeOfUse
 from carnet.identity.models import Professional, RegisteredIssuer
 from carnet.identity.services import actor_for_professional
-from carnet.identity.tokens import IssuerKeys, verify_professional_token
+from carnet.identity.tokens import (
+    IssuerKeys,
+    ProfessionalClaims,
+    TokenRejected,
+    verify_professional_token,
+)
 
 
 @functools.lru_cache(maxsize=256)
@@ -45,6 +50,27 @@ def actor_for_token(token: str, *, audience: str, now: int) -> Actor:
         return Actor(
             kind=ActorKind.SYSTEM, id=f"issuer:{issuer.pk}", label=issuer.name, channel="api"
         )
+    professional = _professional(claims)
+    actor = actor_for_professional(
+        professional,
+        channel="api",
+        purpose=PurposeOfUse(claims.purpose_of_use.value),
+        emergency_reason=claims.emergency_reason or "",
+    )
+    organisation = _vouched_organisation(issuer, professional, claims)
+    return replace(
+        actor,
+        organisation=organisation,
+        organisation_name=(claims.organisation_name or actor.organisation_name)
+        if organisation
+        else "",
+    )
+
+
+def _professional(claims: ProfessionalClaims) -> Professional:
+    """The directory's professional for the token's RPPS (created, marked `from_token`, when the
+    directory does not know it). The directory's profession wins: a token claiming another one
+    is refused rather than believed."""
     professional = (
         Professional.objects.select_related("organisation").filter(rpps=claims.rpps).first()
     )
@@ -57,17 +83,34 @@ def actor_for_token(token: str, *, audience: str, now: int) -> Actor:
                 "profession_code": claims.profession,
                 "specialty_code": claims.specialty or "",
                 "pharmacist_section": claims.pharmacist_section or "",
+                "from_token": True,
             },
         )
-    actor = actor_for_professional(
-        professional,
-        channel="api",
-        purpose=PurposeOfUse(claims.purpose_of_use.value),
-        emergency_reason=claims.emergency_reason or "",
-    )
-    # The organisation acted for in this session is the token's, not the directory's.
-    return replace(
-        actor,
-        organisation=claims.organisation.value,
-        organisation_name=claims.organisation_name or actor.organisation_name,
+    if professional.profession_code != claims.profession:
+        raise TokenRejected(
+            "profession-mismatch",
+            f"La profession indiquée par le jeton ({claims.profession}) n'est pas celle que "
+            f"l'annuaire connaît pour ce RPPS ({professional.profession_code}).",
+        )
+    return professional
+
+
+def _vouched_organisation(
+    issuer: RegisteredIssuer, professional: Professional, claims: ProfessionalClaims
+) -> str:
+    """The organisation the professional acts for in this call, as far as someone trusted vouches
+    for it: the directory (the professional's own organisation) or an issuer registered for that
+    organisation. A professional the directory does not know acts for none (no right that rests
+    on an organisation, such as reading its masked documents)."""
+    claimed = claims.organisation.value
+    if professional.from_token:
+        return ""
+    if professional.organisation is not None and professional.organisation.idnst == claimed:
+        return claimed
+    if issuer.organisations.filter(idnst=claimed).exists():
+        return claimed
+    raise TokenRejected(
+        "organisation-not-vouched",
+        f"L'émetteur du jeton n'est pas habilité pour la structure {claimed}, et l'annuaire ne "
+        "rattache pas ce professionnel à cette structure.",
     )

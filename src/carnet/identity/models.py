@@ -174,6 +174,9 @@ class Professional(models.Model):
         User, null=True, blank=True, on_delete=models.SET_NULL, related_name="professional"
     )
     oidc_subject = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    # Created from the claims of an API token (an RPPS the directory did not know): such a row
+    # never carries an organisation-based right.
+    from_token = models.BooleanField(default=False)
 
     class Meta:
         verbose_name = _("professionnel de santé")
@@ -187,8 +190,13 @@ class RegisteredIssuer(models.Model):
 
     issuer = models.CharField(_("émetteur (iss)"), max_length=200, unique=True)
     name = models.CharField(_("nom du logiciel ou de la structure"), max_length=200)
-    organisation = models.ForeignKey(
-        Organisation, null=True, blank=True, on_delete=models.SET_NULL, related_name="issuers"
+    # The organisations this issuer may vouch for: a token's `organisation` claim is believed only
+    # for these (or when the directory itself attaches the professional to it).
+    organisations = models.ManyToManyField(
+        Organisation,
+        blank=True,
+        related_name="issuers",
+        verbose_name=_("structures pour lesquelles il peut se porter garant"),
     )
     jwks = models.JSONField(_("clés publiques (JWKS)"))
     is_active = models.BooleanField(default=True)

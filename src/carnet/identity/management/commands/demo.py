@@ -173,14 +173,12 @@ class Command(BaseCommand):
             key_path.chmod(0o600)
         jwk = json.loads(RSAAlgorithm.to_jwk(private_key.public_key()))  # type: ignore[arg-type]
         jwk.update({"kid": "demo-1", "use": "sig", "alg": "RS256"})
-        RegisteredIssuer.objects.update_or_create(
+        issuer, _created = RegisteredIssuer.objects.update_or_create(
             issuer=DEMO_ISSUER,
-            defaults={
-                "name": "Logiciel de cabinet (démonstration)",
-                "organisation": Organisation.objects.first(),
-                "jwks": {"keys": [jwk]},
-            },
+            defaults={"name": "Logiciel de cabinet (démonstration)", "jwks": {"keys": [jwk]}},
         )
+        # The demo software vouches for every demo organisation (the demo tokens name them).
+        issuer.organisations.set(Organisation.objects.all())
         return key_path
 
 
