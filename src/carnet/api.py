@@ -17,7 +17,7 @@ from carnet.access.errors import AccessDenied
 from carnet.core.errors import CarnetError, Conflict, InvalidInput, NotFound
 from carnet.core.requests import api_actor
 from carnet.fhir.api import router as fhir_base_router
-from carnet.fhir.auth import AuthenticationFailed, PortalSession, ProfessionalBearer
+from carnet.fhir.auth import AuthenticationFailed, CsrfRefused, PortalSession, ProfessionalBearer
 from carnet.fhir.issues import InvalidResource
 from carnet.fhir.outcome import fhir_response, operation_outcome, outcome_response
 
@@ -99,6 +99,10 @@ def _validation(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     )
 
 
+def _csrf_refused(request: HttpRequest, exc: CsrfRefused) -> HttpResponse:
+    return outcome_response(403, "forbidden", exc.message)
+
+
 def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     return outcome_response(exc.status_code, "processing", str(exc))
 
@@ -110,6 +114,7 @@ def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 _HANDLERS = [
     (AuthenticationFailed, _auth_failed),
+    (CsrfRefused, _csrf_refused),
     (AuthenticationError, _auth_missing),
     (NotFound, _not_found),
     (AccessDenied, _denied),

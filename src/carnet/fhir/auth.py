@@ -11,6 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest
 from ninja.security import APIKeyCookie, HttpBearer
+from ninja.utils import check_csrf
 
 from carnet.access.actors import Actor
 from carnet.core import clock
@@ -21,6 +22,15 @@ class AuthenticationFailed(CarnetError):
     """The credentials were present but refused; `message` says which check failed."""
 
     code = "login"
+
+
+class CsrfRefused(CarnetError):
+    """A write authenticated by the portal session without its CSRF token."""
+
+    code = "forbidden"
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
 class ProfessionalBearer(HttpBearer):
@@ -41,12 +51,18 @@ class ProfessionalBearer(HttpBearer):
 
 
 class PortalSession(APIKeyCookie):
-    """The holder's portal session; unsafe methods also need the CSRF token."""
+    """The holder's portal session; unsafe methods also need the CSRF token (header
+    `X-CSRFToken`, as htmx sends it), or a cross-site form could write with the holder's cookie."""
 
     param_name = settings.SESSION_COOKIE_NAME
 
     def _get_key(self, request: HttpRequest) -> Any:
-        return request.COOKIES.get(self.param_name)
+        key = request.COOKIES.get(self.param_name)
+        if key and request.method not in SAFE_METHODS and check_csrf(request) is not None:
+            raise CsrfRefused(
+                "Requête refusée : le jeton CSRF de la session est absent ou invalide."
+            )
+        return key
 
     def authenticate(self, request: HttpRequest, key: str | None) -> Actor | None:
         from carnet.identity.services import actor_for_user
